@@ -1,0 +1,1 @@
+"""Subcommands of the `certsentry` program, one module each (discovered by the CLI)."""
