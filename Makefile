@@ -54,7 +54,7 @@ $(INGESTED): $(RAW)/manifest.json
 ingest: $(INGESTED) ## Load data/raw/ logs into the DuckDB warehouse (data/processed/)
 
 $(ANALYZED): $(INGESTED) $(PACKAGE_SOURCES)
-	$(CERTSENTRY) analyze --db $(DB)
+	$(CERTSENTRY) analyze --db $(DB) --raw $(RAW)
 	$(CERTSENTRY) hardfail --db $(DB) > $(PROCESSED)/hardfail-$(SCENARIO).txt
 	@touch $@
 
