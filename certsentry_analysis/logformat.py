@@ -72,38 +72,107 @@ class ErrorCode:
 ERROR_CODES: dict[str, ErrorCode] = {
     e.code: e
     for e in (
-        ErrorCode("CRYPT_E_REVOKED", "0x80092010", "status", "revoked",
-                  "The certificate is revoked (outcome revoked)."),
-        ErrorCode("CRYPT_E_NOT_IN_REVOCATION_DATABASE", "0x80092014", "status", "unknown",
-                  "The responder does not know the certificate (OCSP status unknown)."),
-        ErrorCode("ERROR_INTERNET_NAME_NOT_RESOLVED", "12007", "network", "dns",
-                  "WinINet could not resolve the responder's host name."),
-        ErrorCode("ERROR_INTERNET_CANNOT_CONNECT", "12029", "network", "connect",
-                  "WinINet could not open a TCP connection to the responder."),
-        ErrorCode("ERROR_INTERNET_CONNECTION_RESET", "12031", "network", "connect",
-                  "The connection to the responder was reset."),
-        ErrorCode("ERROR_INTERNET_TIMEOUT", "12002", "network", "timeout",
-                  "The request exceeded the configured per-URL timeout."),
-        ErrorCode("CRYPT_E_REVOCATION_OFFLINE", "0x80092013", "network", "offline",
-                  "CryptoAPI gave up on the responder without a more specific "
-                  "network error (for example the per-chain time budget ran out)."),
-        ErrorCode("HTTP_STATUS_ERROR", "-", "http", "http",
-                  "The responder answered with an HTTP status other than 200 "
-                  "(see http_status)."),
-        ErrorCode("CRYPT_E_ASN1_CORRUPT", "0x80093106", "protocol", "malformed",
-                  "The response body is not a parseable OCSP response or CRL "
-                  "(often a captive portal's HTML page)."),
-        ErrorCode("OCSP_TRY_LATER", "-", "protocol", "tryLater",
-                  "OCSPResponseStatus tryLater (3), RFC 6960 section 4.2.1."),
-        ErrorCode("OCSP_UNAUTHORIZED", "-", "protocol", "unauthorized",
-                  "OCSPResponseStatus unauthorized (6), RFC 6960 section 4.2.1."),
-        ErrorCode("OCSP_INTERNAL_ERROR", "-", "protocol", "internalError",
-                  "OCSPResponseStatus internalError (2), RFC 6960 section 4.2.1."),
-        ErrorCode("CRYPT_E_SIGNATURE_INVALID", "0x80096004", "protocol", "signature",
-                  "The response's signature does not verify."),
-        ErrorCode("CS_STALE_RESPONSE", "-", "freshness", "stale",
-                  "The response's nextUpdate lies before the time of the check "
-                  "(CertSentry's own code: CryptoAPI reports it as offline)."),
+        ErrorCode(
+            "CRYPT_E_REVOKED",
+            "0x80092010",
+            "status",
+            "revoked",
+            "The certificate is revoked (outcome revoked).",
+        ),
+        ErrorCode(
+            "CRYPT_E_NOT_IN_REVOCATION_DATABASE",
+            "0x80092014",
+            "status",
+            "unknown",
+            "The responder does not know the certificate (OCSP status unknown).",
+        ),
+        ErrorCode(
+            "ERROR_INTERNET_NAME_NOT_RESOLVED",
+            "12007",
+            "network",
+            "dns",
+            "WinINet could not resolve the responder's host name.",
+        ),
+        ErrorCode(
+            "ERROR_INTERNET_CANNOT_CONNECT",
+            "12029",
+            "network",
+            "connect",
+            "WinINet could not open a TCP connection to the responder.",
+        ),
+        ErrorCode(
+            "ERROR_INTERNET_CONNECTION_RESET",
+            "12031",
+            "network",
+            "connect",
+            "The connection to the responder was reset.",
+        ),
+        ErrorCode(
+            "ERROR_INTERNET_TIMEOUT",
+            "12002",
+            "network",
+            "timeout",
+            "The request exceeded the configured per-URL timeout.",
+        ),
+        ErrorCode(
+            "CRYPT_E_REVOCATION_OFFLINE",
+            "0x80092013",
+            "network",
+            "offline",
+            "CryptoAPI gave up on the responder without a more specific "
+            "network error (for example the per-chain time budget ran out).",
+        ),
+        ErrorCode(
+            "HTTP_STATUS_ERROR",
+            "-",
+            "http",
+            "http",
+            "The responder answered with an HTTP status other than 200 (see http_status).",
+        ),
+        ErrorCode(
+            "CRYPT_E_ASN1_CORRUPT",
+            "0x80093103",
+            "protocol",
+            "malformed",
+            "The response body is not a parseable OCSP response or CRL "
+            "(often a captive portal's HTML page).",
+        ),
+        ErrorCode(
+            "OCSP_TRY_LATER",
+            "-",
+            "protocol",
+            "tryLater",
+            "OCSPResponseStatus tryLater (3), RFC 6960 section 4.2.1.",
+        ),
+        ErrorCode(
+            "OCSP_UNAUTHORIZED",
+            "-",
+            "protocol",
+            "unauthorized",
+            "OCSPResponseStatus unauthorized (6), RFC 6960 section 4.2.1.",
+        ),
+        ErrorCode(
+            "OCSP_INTERNAL_ERROR",
+            "-",
+            "protocol",
+            "internalError",
+            "OCSPResponseStatus internalError (2), RFC 6960 section 4.2.1.",
+        ),
+        ErrorCode(
+            "NTE_BAD_SIGNATURE",
+            "0x80090006",
+            "protocol",
+            "signature",
+            "The response's signature does not verify.",
+        ),
+        ErrorCode(
+            "CS_STALE_RESPONSE",
+            "-",
+            "freshness",
+            "stale",
+            "The response's nextUpdate lies before the time of the check "
+            "(CertSentry's own code: CryptoAPI reports it as offline).",
+        ),
     )
 }
 FAILURE_CLASSES = ("network", "http", "protocol", "freshness")
@@ -127,39 +196,79 @@ FIELDS: tuple[Field, ...] = (
     Field("ts", "time", "TIMESTAMP", "UTC time the check started", unit="s since epoch, ms"),
     Field("process", "string", "VARCHAR", "Image name of the host process"),
     Field("chain_id", "count", "UBIGINT", "Links the checks of one chain validation"),
-    Field("chain_pos", "count", "USMALLINT",
-          "Position of the checked certificate in the chain (0 = end entity)"),
-    Field("issuer_sha1", "string", "VARCHAR",
-          "SHA-1 thumbprint of the issuing CA certificate (40 upper-case hex)"),
-    Field("issuer_spki_sha256", "string", "VARCHAR",
-          "SHA-256 of the issuing CA's SubjectPublicKeyInfo (64 lower-case hex)"),
+    Field(
+        "chain_pos",
+        "count",
+        "USMALLINT",
+        "Position of the checked certificate in the chain (0 = end entity)",
+    ),
+    Field(
+        "issuer_sha1",
+        "string",
+        "VARCHAR",
+        "SHA-1 thumbprint of the issuing CA certificate (40 upper-case hex)",
+    ),
+    Field(
+        "issuer_spki_sha256",
+        "string",
+        "VARCHAR",
+        "SHA-256 of the issuing CA's SubjectPublicKeyInfo (64 lower-case hex)",
+    ),
     Field("method", "enum", "VARCHAR", "Revocation mechanism", allowed=METHODS),
     Field("url", "string", "VARCHAR", "OCSP responder or CRL distribution point contacted"),
     Field("outcome", "enum", "VARCHAR", "Result of the check", allowed=OUTCOMES),
-    Field("error", "enum", "VARCHAR", "Error code as Windows reports it",
-          allowed=tuple(ERROR_CODES)),
+    Field(
+        "error", "enum", "VARCHAR", "Error code as Windows reports it", allowed=tuple(ERROR_CODES)
+    ),
     Field("http_status", "count", "USMALLINT", "HTTP status of the response"),
     Field("bytes", "count", "UINTEGER", "Response bytes received", unit="bytes"),
     Field("latency_ms", "interval", "DOUBLE", "Time until answer or error", unit="ms"),
     Field("source", "enum", "VARCHAR", "Where the answer came from", allowed=SOURCES),
     Field("this_update", "time", "TIMESTAMP", "thisUpdate of the response or CRL"),
     Field("next_update", "time", "TIMESTAMP", "nextUpdate of the response or CRL"),
-    Field("revocation_reason", "enum", "VARCHAR", "CRLReason when revoked",
-          allowed=tuple(REVOCATION_REASONS)),
-    Field("stapled", "bool", "BOOLEAN", "Whether the server stapled an OCSP response",
-          versions=(2,)),
-    Field("ee_serial", "string", "VARCHAR",
-          "End-entity serial number (hex), only when the user opted in",
-          versions=(2,), optin_only=True),
-    Field("ee_sha256", "string", "VARCHAR",
-          "SHA-256 of the end-entity certificate, only when the user opted in",
-          versions=(2,), optin_only=True),
+    Field(
+        "revocation_reason",
+        "enum",
+        "VARCHAR",
+        "CRLReason when revoked",
+        allowed=tuple(REVOCATION_REASONS),
+    ),
+    Field(
+        "stapled", "bool", "BOOLEAN", "Whether the server stapled an OCSP response", versions=(2,)
+    ),
+    Field(
+        "ee_serial",
+        "string",
+        "VARCHAR",
+        "End-entity serial number (hex), only when the user opted in",
+        versions=(2,),
+        optin_only=True,
+    ),
+    Field(
+        "ee_sha256",
+        "string",
+        "VARCHAR",
+        "SHA-256 of the end-entity certificate, only when the user opted in",
+        versions=(2,),
+        optin_only=True,
+    ),
 )
 FIELDS_BY_NAME = {f.name: f for f in FIELDS}
 # Fields that a well-formed line must never leave unset.
 REQUIRED_FIELDS = frozenset(
-    {"ts", "process", "chain_id", "chain_pos", "issuer_sha1", "issuer_spki_sha256",
-     "method", "url", "outcome", "latency_ms", "source"}
+    {
+        "ts",
+        "process",
+        "chain_id",
+        "chain_pos",
+        "issuer_sha1",
+        "issuer_spki_sha256",
+        "method",
+        "url",
+        "outcome",
+        "latency_ms",
+        "source",
+    }
 )
 
 
@@ -307,11 +416,7 @@ def _escape_expr(column: pl.Expr) -> pl.Expr:
 
 def _time_text(column: pl.Expr) -> pl.Expr:
     millis = column.dt.epoch("ms")
-    return (
-        (millis // 1000).cast(pl.String)
-        + "."
-        + (millis % 1000).cast(pl.String).str.zfill(3)
-    )
+    return (millis // 1000).cast(pl.String) + "." + (millis % 1000).cast(pl.String).str.zfill(3)
 
 
 def format_body(
@@ -425,14 +530,15 @@ def write_log_rows(
     """Write a log from row dictionaries (convenient for tests and small files)."""
     names = [f.name for f in fields_for(header.version)]
     records = list(rows)
-    schema = _polars_schema(header.version)
+    schema = polars_schema(header.version)
     frame = pl.DataFrame(
         {n: [r.get(n) for r in records] for n in names}, schema=schema, strict=False
     )
     write_log(path, header, format_body(frame, header.version), closed=closed)
 
 
-def _polars_schema(version: int) -> dict[str, pl.DataType]:
+def polars_schema(version: int) -> dict[str, pl.DataType]:
+    """Column name to polars type for one version (what `format_body` expects)."""
     mapping: dict[str, pl.DataType] = {
         "time": pl.Datetime("ms", "UTC"),
         "count": pl.Int64(),
@@ -501,7 +607,7 @@ def parse_header(path: Path, lines: Sequence[str]) -> tuple[LogHeader, int]:
     """Parse the directive lines at the top; returns the header and its line count."""
     directives: dict[str, tuple[int, list[str]]] = {}
     count = 0
-    for count, line in enumerate(lines, start=1):  # noqa: B007 - count used after loop
+    for count, line in enumerate(lines, start=1):
         if not line.startswith("#"):
             count -= 1
             break
@@ -541,18 +647,25 @@ def parse_header(path: Path, lines: Sequence[str]) -> tuple[LogHeader, int]:
     names = directives.get("fields", (0, []))[1]
     if names != expected:
         raise LogFormatError(
-            path, directives.get("fields", (None,))[0], "#fields",
+            path,
+            directives.get("fields", (None,))[0],
+            "#fields",
             f"fields do not match version {version}: expected {expected}, got {names}",
         )
     types = directives.get("types", (0, []))[1]
     if types != [f.zeek_type for f in fields_for(version)]:
-        raise LogFormatError(path, directives.get("types", (None,))[0], "#types",
-                             "types do not match the format version")
+        raise LogFormatError(
+            path,
+            directives.get("types", (None,))[0],
+            "#types",
+            "types do not match the format version",
+        )
 
     mode_text = get("failure_mode")[0]
     if mode_text not in {"0", "1", "2"}:
-        raise LogFormatError(path, line_of("failure_mode"), "#failure_mode",
-                             f"must be 0, 1 or 2, got {mode_text!r}")
+        raise LogFormatError(
+            path, line_of("failure_mode"), "#failure_mode", f"must be 0, 1 or 2, got {mode_text!r}"
+        )
     optin = False
     timeout: int | None = None
     if version >= 2:
@@ -563,8 +676,9 @@ def parse_header(path: Path, lines: Sequence[str]) -> tuple[LogHeader, int]:
         timeout_text = get("timeout_ms")[0]
         if timeout_text != UNSET_FIELD:
             if not timeout_text.isdigit():
-                raise LogFormatError(path, line_of("timeout_ms"), "#timeout_ms",
-                                     f"not a count: {timeout_text!r}")
+                raise LogFormatError(
+                    path, line_of("timeout_ms"), "#timeout_ms", f"not a count: {timeout_text!r}"
+                )
             timeout = int(timeout_text)
 
     product, product_version = get("product", 2)
@@ -604,10 +718,10 @@ def parse_value(path: Path, line: int, f: Field, raw: str) -> Any:
                 raise ValueError
             return int(raw)
         if f.zeek_type == "interval":
-            value = float(raw)
-            if not value >= 0 or value == float("inf"):
+            number = float(raw)
+            if not number >= 0 or number == float("inf"):
                 raise ValueError
-            return value
+            return number
         if f.zeek_type == "bool":
             if raw not in {"T", "F"}:
                 raise ValueError
@@ -655,7 +769,8 @@ def read_log(path: str | Path, data: bytes | None = None) -> LogFile:
             raise LogFormatError(
                 path, line_no, None, f"expected {len(fields)} fields, got {len(values)}"
             )
-        row = {f.name: parse_value(path, line_no, f, v) for f, v in zip(fields, values)}
+        pairs = zip(fields, values, strict=True)
+        row = {f.name: parse_value(path, line_no, f, v) for f, v in pairs}
         if not header.ee_optin and (row.get("ee_serial") or row.get("ee_sha256")):
             raise LogFormatError(
                 path, line_no, "ee_serial", "end-entity data in a file that did not opt in"
