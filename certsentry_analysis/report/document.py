@@ -19,8 +19,8 @@ Part = str | Run
 # Published sources the text cites; numbered in order of first citation.
 REFERENCES: dict[str, str] = {
     "hurst2012": (
-        "R. Hurst. Certificate revocation: OCSP responder latency survey. "
-        "Netcraft / personal measurements, 2012."
+        "R. Hurst. Measurements of OCSP responder performance (mean response times of "
+        "major CAs' responders). Blog post, 2012."
     ),
     "netcraft2013": (
         "Netcraft. Certificate revocation and the performance of OCSP. "
@@ -44,7 +44,7 @@ REFERENCES: dict[str, str] = {
     ),
     "ms2012": (
         "Microsoft. Certificate revocation checking in Windows: CryptoAPI URL retrieval "
-        "timeouts (15 s per URL, 20 s cumulative per chain). Microsoft documentation, 2012."
+        "timeouts (per-URL and cumulative per-chain). Microsoft documentation."
     ),
     "rfc6960": "S. Santesson et al. RFC 6960: X.509 Internet PKI Online Certificate Status "
     "Protocol (OCSP). IETF, 2013.",
