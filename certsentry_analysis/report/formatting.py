@@ -7,8 +7,10 @@ and look for the result in the PDF's text, so one spelling rules both.
 from __future__ import annotations
 
 import math
+import numbers
 from datetime import date, datetime
 
+import numpy as np
 import pandas as pd
 
 DASH = "–"
@@ -135,11 +137,14 @@ def fmt_cell(value: object) -> str:
     """A generic table cell: integers with separators, floats to 3 significant digits."""
     if _is_missing(value):
         return MISSING
-    if isinstance(value, bool):
+    if isinstance(value, bool | np.bool_):
         return "yes" if value else "no"
-    if isinstance(value, int) or (isinstance(value, float) and float(value).is_integer()):
+    if isinstance(value, numbers.Integral):
         return fmt_int(value)
-    if isinstance(value, float):
+    if isinstance(value, numbers.Real):
+        value = float(value)
+        if value.is_integer():
+            return fmt_int(value)
         return f"{value:,.3g}" if abs(value) < 1000 else f"{value:,.0f}"
 
     return str(value)

@@ -146,8 +146,6 @@ class CRLSet:
                 if result is Status.REVOKED:
                     return Status.REVOKED
             parent = spki
-        if len(chain) == 1:
-            result = Status.UNKNOWN
         if now is not None and self.not_after is not None and now > self.not_after:
             return Status.UNKNOWN
 
@@ -173,8 +171,8 @@ def encode(crlset: CRLSet) -> bytes:
         out.write(parent)
         out.write(struct.pack("<I", len(serials)))
         for serial in serials:
-            if not 0 < len(serial) < 256:
-                raise ValueError(f"serial {serial.hex()!r} must be 1 to 255 bytes long")
+            if len(serial) > 255:
+                raise ValueError(f"serial {serial.hex()!r} is longer than 255 bytes")
             out.write(struct.pack("<B", len(serial)))
             out.write(serial)
 
@@ -325,7 +323,7 @@ def parse(data: bytes, path: str | Path = "<bytes>") -> CRLSet:
         serials = []
         for _ in range(count):
             length = data[offset]
-            if length == 0 or offset + 1 + length > len(data):
+            if offset + 1 + length > len(data):
                 raise CRLSetError(path, offset, f"bad serial length {length} under parent "
                                   f"{parent.hex()}")
             serials.append(data[offset + 1 : offset + 1 + length])
@@ -370,3 +368,54 @@ def loads(data: bytes, path: str | Path = "<bytes>") -> CRLSet:
 def read(path: Path) -> CRLSet:
     """Read a CRLSet file, raw or CRX3-wrapped."""
     return loads(path.read_bytes(), path)
+
+
+@dataclass(frozen=True)
+class CRLSetDiff:
+    """What changed from CRLSet `a` to CRLSet `b`."""
+
+    header_changes: dict[str, tuple[Any, Any]]
+    parents_added: list[bytes]
+    parents_removed: list[bytes]
+    serials_added: dict[bytes, list[bytes]]
+    serials_removed: dict[bytes, list[bytes]]
+    blocked_added: list[bytes]
+    blocked_removed: list[bytes]
+
+    def is_empty(self) -> bool:
+        """True when the two sets are equivalent (same header fields and entries)."""
+        return not (
+            self.header_changes or self.parents_added or self.parents_removed
+            or self.serials_added or self.serials_removed
+            or self.blocked_added or self.blocked_removed
+        )
+
+
+def diff(a: CRLSet, b: CRLSet) -> CRLSetDiff:
+    """Compare two CRLSets; serials compare with leading zero bytes stripped."""
+    head_a, head_b = a.header(), b.header()
+    changes = {
+        k: (head_a.get(k), head_b.get(k))
+        for k in ("Sequence", "NotAfter", "DeltaFrom", "KnownInterceptionSPKIs",
+                  "BlockedInterceptionSPKIs", "LimitedSubjects")
+        if head_a.get(k) != head_b.get(k)
+    }
+    added: dict[bytes, list[bytes]] = {}
+    removed: dict[bytes, list[bytes]] = {}
+    for parent in a.parents.keys() & b.parents.keys():
+        old = {strip_serial(s) for s in a.parents[parent]}
+        new = {strip_serial(s) for s in b.parents[parent]}
+        if new - old:
+            added[parent] = sorted(new - old)
+        if old - new:
+            removed[parent] = sorted(old - new)
+
+    return CRLSetDiff(
+        header_changes=changes,
+        parents_added=[p for p in b.parents if p not in a.parents],
+        parents_removed=[p for p in a.parents if p not in b.parents],
+        serials_added=added,
+        serials_removed=removed,
+        blocked_added=[s for s in b.blocked_spkis if s not in set(a.blocked_spkis)],
+        blocked_removed=[s for s in a.blocked_spkis if s not in set(b.blocked_spkis)],
+    )

@@ -1,0 +1,137 @@
+"""Running the suite's engine-neutral SQL (rollups, validations) on Spark.
+
+The rollup definitions live once, in DuckDB's dialect, in `certsentry_analysis.rollups`;
+here they are transpiled to Spark SQL with sqlglot and run over a temporary view
+`checks` on the warehouse's Parquet copy. Nothing in this module defines a rollup.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+import sqlglot
+
+from certsentry_analysis.spark.session import quiet_pyspark_warnings
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+log = logging.getLogger(__name__)
+
+CHECKS_VIEW = "checks"
+SOURCE_DIALECT = "duckdb"
+TARGET_DIALECT = "spark"
+
+
+class SparkSQLError(ValueError):
+    """A shared query cannot be transpiled to or run on Spark; names the query."""
+
+    def __init__(self, name: str, message: str) -> None:
+        self.name = name
+        super().__init__(f"query {name!r}: {message}")
+
+
+def to_spark_sql(name: str, sql: str) -> str:
+    """Transpile one DuckDB-dialect statement to Spark SQL.
+
+    Raises SparkSQLError when sqlglot cannot parse it or the text holds more than
+    one statement (each shared query must be a single SELECT).
+    """
+    try:
+        statements = sqlglot.transpile(
+            sql,
+            read=SOURCE_DIALECT,
+            write=TARGET_DIALECT,
+            unsupported_level=sqlglot.ErrorLevel.RAISE,
+        )
+    except sqlglot.errors.SqlglotError as exc:
+        raise SparkSQLError(name, f"cannot transpile to Spark SQL: {exc}") from exc
+
+    if len(statements) != 1:
+        raise SparkSQLError(name, f"expected one statement, got {len(statements)}")
+
+    return statements[0]
+
+
+def register_checks(spark: SparkSession, parquet_dir: Path | str) -> DataFrame:
+    """Expose the day-partitioned Parquet copy of the checks as the temp view `checks`."""
+    location = str(parquet_dir)
+    if "://" not in location and not Path(location).is_dir():
+        raise FileNotFoundError(
+            f"no Parquet copy of the checks at {location}; run `certsentry ingest` or "
+            "`certsentry rollup --engine spark --raw ...` first"
+        )
+
+    frame = spark.read.option("basePath", location).parquet(location)
+    frame.createOrReplaceTempView(CHECKS_VIEW)
+
+    return frame
+
+
+def run_queries(spark: SparkSession, queries: Mapping[str, str]) -> dict[str, DataFrame]:
+    """Plan every shared query on Spark (lazily); the caller collects or writes them.
+
+    Planning alone resolves every column and function, so a query Spark cannot run
+    fails here, by name, before any data is read.
+    """
+    from pyspark.errors import PySparkException
+
+    planned: dict[str, DataFrame] = {}
+    for name, sql in queries.items():
+        spark_sql = to_spark_sql(name, sql)
+        log.debug("%s as Spark SQL: %s", name, spark_sql)
+        try:
+            planned[name] = spark.sql(spark_sql)
+        except PySparkException as exc:
+            raise SparkSQLError(name, f"Spark rejects the transpiled SQL: {exc}") from exc
+
+    return planned
+
+
+def collect(frame: DataFrame) -> pd.DataFrame:
+    """Bring a (small, reduced) Spark result to the driver as pandas, via Arrow."""
+    with quiet_pyspark_warnings():
+        return frame.toPandas()
+
+
+def collect_all(spark: SparkSession, queries: Mapping[str, str]) -> dict[str, pd.DataFrame]:
+    """Run every shared query on Spark and return the result tables as pandas frames."""
+    spark.conf.set("spark.sql.execution.arrow.pyspark.enabled", "true")
+    tables: dict[str, pd.DataFrame] = {}
+    for name, frame in run_queries(spark, queries).items():
+        started = time.perf_counter()
+        tables[name] = collect(frame)
+        log.info(
+            "spark %s: %d rows in %.1f s", name, len(tables[name]), time.perf_counter() - started
+        )
+
+    return tables
+
+
+def write_all(
+    spark: SparkSession, queries: Mapping[str, str], out_dir: Path | str
+) -> dict[str, int]:
+    """Run every shared query on Spark and write each result as Parquet under `out_dir/<name>`.
+
+    For results too large to collect on the driver; returns the row count per table.
+    """
+    counts: dict[str, int] = {}
+    for name, frame in run_queries(spark, queries).items():
+        started = time.perf_counter()
+        target = f"{str(out_dir).rstrip('/')}/{name}"
+        frame.write.mode("overwrite").parquet(target)
+        counts[name] = spark.read.parquet(target).count()
+        log.info(
+            "spark %s: %d rows to %s in %.1f s",
+            name,
+            counts[name],
+            target,
+            time.perf_counter() - started,
+        )
+
+    return counts
