@@ -72,10 +72,10 @@ briefing: $(BRIEFING) ## Build reports/policy-briefing.pdf
 
 lab: $(STAMP) ## Open JupyterLab on notebooks/ with the project's kernel
 	$(PY) -m jupytext --sync notebooks/*.py
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+	CERTSENTRY_SCENARIO=$(SCENARIO) $(VENV)/bin/jupyter lab --notebook-dir=notebooks
 
 notebooks: $(STAMP) $(ANALYZED) ## Execute every notebook headlessly into reports/notebooks/
-	$(PY) -m certsentry_analysis.notebooks_run --out reports/notebooks
+	$(PY) -m certsentry_analysis.notebooks_run --out reports/notebooks --scenario $(SCENARIO)
 
 test: $(STAMP) ## Run the test suite
 	$(PY) -m pytest

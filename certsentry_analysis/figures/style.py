@@ -13,8 +13,10 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import matplotlib as mpl
+from cycler import cycler
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
@@ -41,7 +43,7 @@ DEFAULT_HEIGHT_IN = 3.2
 # A fixed salt makes matplotlib's SVG element ids the same on every run.
 SVG_HASH_SALT = "certsentry-analysis"
 
-RC = {
+RC: dict[str, Any] = {
     "font.family": "DejaVu Sans",
     "font.size": 8.5,
     "axes.titlesize": 9,
@@ -50,7 +52,7 @@ RC = {
     "ytick.labelsize": 8,
     "legend.fontsize": 8,
     "legend.frameon": False,
-    "axes.prop_cycle": mpl.cycler(color=OKABE_ITO),
+    "axes.prop_cycle": cycler(color=OKABE_ITO),
     "axes.spines.top": False,
     "axes.spines.right": False,
     "axes.grid": True,
@@ -68,7 +70,7 @@ RC = {
 @contextmanager
 def house_style() -> Iterator[None]:
     """Apply the suite's matplotlib settings for the duration of the block."""
-    with mpl.rc_context(RC):
+    with mpl.rc_context(RC):  # type: ignore[arg-type]
         yield
 
 

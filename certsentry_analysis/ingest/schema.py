@@ -35,7 +35,7 @@ _CHECKS_DDL = (
 
 _FILES_DDL = """
 CREATE TABLE IF NOT EXISTS files (
-  file_id BIGINT PRIMARY KEY,
+  file_id BIGINT NOT NULL,
   path VARCHAR NOT NULL,
   sha256 VARCHAR NOT NULL,
   size_bytes BIGINT NOT NULL,
@@ -75,7 +75,7 @@ CREATE TABLE IF NOT EXISTS quarantine (
 
 _ISSUERS_DDL = """
 CREATE TABLE IF NOT EXISTS issuers (
-  issuer_sha1 VARCHAR PRIMARY KEY,
+  issuer_sha1 VARCHAR NOT NULL,
   issuer_spki_sha256 VARCHAR NOT NULL,
   subject VARCHAR,
   organization VARCHAR,
@@ -90,7 +90,7 @@ CREATE TABLE IF NOT EXISTS issuers (
 
 _CLIENTS_DDL = """
 CREATE TABLE IF NOT EXISTS clients (
-  client VARCHAR PRIMARY KEY,
+  client VARCHAR NOT NULL,
   product VARCHAR,
   product_version VARCHAR,
   os VARCHAR,
@@ -105,7 +105,7 @@ CREATE TABLE IF NOT EXISTS clients (
 
 # Days whose Parquet partition must be rewritten; filled in the same transaction
 # as the rows, so a crash between loading and exporting is repaired by the next run.
-_PARQUET_PENDING_DDL = "CREATE TABLE IF NOT EXISTS parquet_pending (day DATE PRIMARY KEY)"
+_PARQUET_PENDING_DDL = "CREATE TABLE IF NOT EXISTS parquet_pending (day DATE NOT NULL)"
 
 _CURRENT_VIEW = """
 CREATE OR REPLACE VIEW current_checks AS

@@ -10,11 +10,13 @@ named `*Evil* #CA [x]` prints exactly so, with no escaping rules to get wrong.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 Run = dict[str, str]
 Part = str | Run
+Cell = str | list[Part]
 
 # Published sources the text cites; numbered in order of first citation.
 REFERENCES: dict[str, str] = {
@@ -23,8 +25,7 @@ REFERENCES: dict[str, str] = {
         "major CAs' responders). Blog post, 2012."
     ),
     "netcraft2013": (
-        "Netcraft. Certificate revocation and the performance of OCSP. "
-        "Netcraft News, April 2013."
+        "Netcraft. Certificate revocation and the performance of OCSP. Netcraft News, April 2013."
     ),
     "zhu2016": (
         "L. Zhu, J. Amann, J. Heidemann. Measuring the latency and pervasiveness of TLS "
@@ -81,7 +82,8 @@ def cite(key: str) -> Run:
     return {"t": key, "s": "cite"}
 
 
-def _runs(parts: tuple[Part, ...] | list[Part]) -> list[Run]:
+def as_runs(parts: tuple[Part, ...] | list[Part]) -> list[Run]:
+    """Normalise strings and runs into a list of runs."""
     runs: list[Run] = []
     for part in parts:
         if isinstance(part, str):
@@ -111,26 +113,30 @@ class Document:
 
     def para(self, *parts: Part) -> None:
         """A paragraph made of plain strings and runs."""
-        self.blocks.append({"kind": "para", "body": _runs(parts)})
+        self.blocks.append({"kind": "para", "body": as_runs(parts)})
 
     def bullets(self, items: list[list[Part]]) -> None:
         """A bullet list; each item is a list of parts."""
-        self.blocks.append({"kind": "bullets", "items": [_runs(item) for item in items]})
+        self.blocks.append({"kind": "bullets", "items": [as_runs(item) for item in items]})
 
     def note(self, *parts: Part) -> None:
         """A boxed remark, used where a section's data is absent."""
-        self.blocks.append({"kind": "note", "body": _runs(parts)})
+        self.blocks.append({"kind": "note", "body": as_runs(parts)})
 
     def table(
         self,
         header: list[str],
-        rows: list[list[str]],
+        rows: Sequence[Sequence[Cell]],
         caption: list[Part],
         *,
         align: str | None = None,
         widths: list[float] | None = None,
+        size: float = 8,
     ) -> None:
-        """A table of string cells; `align` has one letter (l, r, c) per column."""
+        """A table; a cell is a string or a list of parts; `align` has l, r or c per column.
+
+        `widths` are relative column widths; `size` the type size in points.
+        """
         align = align or "l" + "r" * (len(header) - 1)
         if len(align) != len(header):
             raise ValueError(f"align {align!r} does not match {len(header)} columns")
@@ -141,10 +147,13 @@ class Document:
             {
                 "kind": "table",
                 "header": [str(h) for h in header],
-                "rows": [[str(c) for c in row] for row in rows],
+                "rows": [
+                    [as_runs(c) if isinstance(c, list) else str(c) for c in row] for row in rows
+                ],
                 "align": align,
                 "widths": widths,
-                "caption": _runs(caption),
+                "size": size,
+                "caption": as_runs(caption),
             }
         )
 
@@ -155,7 +164,7 @@ class Document:
         self.figures[name] = svg.decode("utf-8")
         self._figure_order.append(name)
         self.blocks.append(
-            {"kind": "figure", "name": name, "width": width, "caption": _runs(caption)}
+            {"kind": "figure", "name": name, "width": width, "caption": as_runs(caption)}
         )
 
     def pagebreak(self) -> None:
@@ -166,7 +175,8 @@ class Document:
         """Replace cite runs by [n] in order of first use; returns the reference list."""
         order: list[str] = []
         for block in self.blocks:
-            bodies = block.get("items", []) + [block.get("body", []), block.get("caption", [])]
+            bodies = [*block.get("items", []), block.get("body", []), block.get("caption", [])]
+            bodies += [c for row in block.get("rows", []) for c in row if isinstance(c, list)]
             for body in bodies:
                 for run in body:
                     if run["s"] == "cite":

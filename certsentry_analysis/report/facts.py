@@ -153,9 +153,7 @@ def privacy(con: duckdb.DuckDBPyConnection) -> Privacy:
     ).fetchall()[0][0]
     lengths = [
         int(r[0])
-        for r in con.execute(
-            "SELECT DISTINCT length(client) FROM clients ORDER BY 1"
-        ).fetchall()
+        for r in con.execute("SELECT DISTINCT length(client) FROM clients ORDER BY 1").fetchall()
     ]
 
     return Privacy(

@@ -96,9 +96,7 @@ class CRLSet:
         if self.known_interception_spkis is not None:
             head["KnownInterceptionSPKIs"] = [_b64(s) for s in self.known_interception_spkis]
         if self.blocked_interception_spkis is not None:
-            head["BlockedInterceptionSPKIs"] = [
-                _b64(s) for s in self.blocked_interception_spkis
-            ]
+            head["BlockedInterceptionSPKIs"] = [_b64(s) for s in self.blocked_interception_spkis]
         if self.limited_subjects is not None:
             head["LimitedSubjects"] = self.limited_subjects
         if self.not_after is not None:
@@ -125,7 +123,9 @@ class CRLSet:
 
         return Status.REVOKED if listed else Status.GOOD
 
-    def check_chain(self, chain: Sequence[tuple[bytes, bytes]], *, now: int | None = None) -> Status:
+    def check_chain(
+        self, chain: Sequence[tuple[bytes, bytes]], *, now: int | None = None
+    ) -> Status:
         """Check a chain given leaf first as (spki_sha256, serial) pairs.
 
         Walks from the root down as Chrome does: any blocked SPKI or listed serial
@@ -248,6 +248,10 @@ def _hash_list(head: dict[str, Any], name: str, path: str) -> list[bytes] | None
     return hashes
 
 
+def _is_str_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(x, str) for x in value)
+
+
 def _parse_header(head: Any, path: str) -> tuple[CRLSet, int]:
     if not isinstance(head, dict):
         raise CRLSetError(path, 2, "header is not a JSON object")
@@ -263,8 +267,7 @@ def _parse_header(head: Any, path: str) -> tuple[CRLSet, int]:
         raise CRLSetError(path, 2, f"NumParents is negative: {num_parents}")
     limited = head.get("LimitedSubjects")
     if limited is not None and not (
-        isinstance(limited, dict)
-        and all(isinstance(v, list) and all(isinstance(x, str) for x in v) for v in limited.values())
+        isinstance(limited, dict) and all(_is_str_list(v) for v in limited.values())
     ):
         raise CRLSetError(path, 2, "LimitedSubjects is not an object of string lists")
 
@@ -292,8 +295,9 @@ def parse(data: bytes, path: str | Path = "<bytes>") -> CRLSet:
         raise CRLSetError(path, 0, f"truncated: {len(data)} bytes, no header length")
     (header_len,) = struct.unpack_from("<H", data, 0)
     if 2 + header_len > len(data):
-        raise CRLSetError(path, 2, f"truncated header: {header_len} bytes announced, "
-                          f"{len(data) - 2} present")
+        raise CRLSetError(
+            path, 2, f"truncated header: {header_len} bytes announced, {len(data) - 2} present"
+        )
 
     raw_header = data[2 : 2 + header_len]
     try:
@@ -316,22 +320,28 @@ def parse(data: bytes, path: str | Path = "<bytes>") -> CRLSet:
             raise CRLSetError(path, offset, f"parent {parent.hex()} appears twice")
         (count,) = struct.unpack_from("<I", data, offset + SPKI_HASH_LEN)
         offset += SPKI_HASH_LEN + 4
-        # Each serial takes at least two bytes: refuse absurd counts before looping.
-        if offset + 2 * count > len(data):
-            raise CRLSetError(path, offset - 4, f"parent {parent.hex()} claims {count} serials "
-                              f"but only {len(data) - offset} bytes remain")
+        # Each serial takes at least its length byte: refuse absurd counts before looping.
+        if offset + count > len(data):
+            raise CRLSetError(
+                path,
+                offset - 4,
+                f"parent {parent.hex()} claims {count} serials "
+                f"but only {len(data) - offset} bytes remain",
+            )
         serials = []
         for _ in range(count):
-            length = data[offset]
-            if offset + 1 + length > len(data):
-                raise CRLSetError(path, offset, f"bad serial length {length} under parent "
-                                  f"{parent.hex()}")
+            length = data[offset] if offset < len(data) else 0
+            if offset >= len(data) or offset + 1 + length > len(data):
+                raise CRLSetError(
+                    path, offset, f"bad serial length {length} under parent {parent.hex()}"
+                )
             serials.append(data[offset + 1 : offset + 1 + length])
             offset += 1 + length
         crlset.parents[parent] = serials
     if offset != len(data):
-        raise CRLSetError(path, offset, f"{len(data) - offset} trailing bytes after "
-                          f"{num_parents} parent records")
+        raise CRLSetError(
+            path, offset, f"{len(data) - offset} trailing bytes after {num_parents} parent records"
+        )
 
     return crlset
 
@@ -385,9 +395,13 @@ class CRLSetDiff:
     def is_empty(self) -> bool:
         """True when the two sets are equivalent (same header fields and entries)."""
         return not (
-            self.header_changes or self.parents_added or self.parents_removed
-            or self.serials_added or self.serials_removed
-            or self.blocked_added or self.blocked_removed
+            self.header_changes
+            or self.parents_added
+            or self.parents_removed
+            or self.serials_added
+            or self.serials_removed
+            or self.blocked_added
+            or self.blocked_removed
         )
 
 
@@ -396,8 +410,14 @@ def diff(a: CRLSet, b: CRLSet) -> CRLSetDiff:
     head_a, head_b = a.header(), b.header()
     changes = {
         k: (head_a.get(k), head_b.get(k))
-        for k in ("Sequence", "NotAfter", "DeltaFrom", "KnownInterceptionSPKIs",
-                  "BlockedInterceptionSPKIs", "LimitedSubjects")
+        for k in (
+            "Sequence",
+            "NotAfter",
+            "DeltaFrom",
+            "KnownInterceptionSPKIs",
+            "BlockedInterceptionSPKIs",
+            "LimitedSubjects",
+        )
         if head_a.get(k) != head_b.get(k)
     }
     added: dict[bytes, list[bytes]] = {}

@@ -12,6 +12,7 @@ confirmed by the CRL's signature).
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import time
 from collections.abc import Iterable, Sequence
@@ -39,6 +40,7 @@ CRLSET_REASONS: frozenset[str | None] = frozenset(
 DEFAULT_CRAWL_DELAY = timedelta(hours=4)
 _RECORD_OVERHEAD = SPKI_HASH_LEN + 4
 
+
 class CRLInputError(ValueError):
     """A CRL or issuer certificate could not be read or matched."""
 
@@ -58,6 +60,7 @@ class ParentCRL:
 
     source: str
     issuer_name: str
+    ca: str
     parent_spki_sha256: bytes
     this_update: datetime
     next_update: datetime | None
@@ -169,6 +172,41 @@ def find_issuer(
     return candidates[0] if candidates else None
 
 
+def _organisation(name: x509.Name) -> str:
+    for oid in (x509.NameOID.ORGANIZATION_NAME, x509.NameOID.COMMON_NAME):
+        attrs = name.get_attributes_for_oid(oid)
+        if attrs:
+            return str(attrs[0].value)
+
+    return name.rfc4514_string()
+
+
+def scan_pki(directory: Path) -> tuple[list[x509.Certificate], list[Path]]:
+    """Certificates and CRL files anywhere under `directory`, told apart by content."""
+    if not directory.is_dir():
+        raise CRLInputError(f"{directory}: no such PKI directory")
+
+    certs: list[x509.Certificate] = []
+    crls: list[Path] = []
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        data = _read_bytes(path)
+        if b"-----BEGIN X509 CRL" in data:
+            crls.append(path)
+        elif b"-----BEGIN CERTIFICATE" in data:
+            certs.extend(load_certificates([path]))
+        else:
+            try:
+                x509.load_der_x509_crl(data)
+                crls.append(path)
+            except ValueError:
+                try:
+                    certs.append(x509.load_der_x509_certificate(data))
+                except ValueError:
+                    log.debug("skipping %s: neither a certificate nor a CRL", path)
+
+    return certs, crls
+
+
 def _entry_reason(entry: x509.RevokedCertificate) -> str | None:
     try:
         flag = entry.extensions.get_extension_for_class(x509.CRLReason).value.reason
@@ -179,8 +217,25 @@ def _entry_reason(entry: x509.RevokedCertificate) -> str | None:
     return str(flag.value)
 
 
-def parent_crl(path: Path, certs: Sequence[x509.Certificate]) -> ParentCRL:
-    """Read one CRL and key it to its issuer's SPKI hash."""
+def revocations_of(crl: x509.CertificateRevocationList, path: Path) -> list[Revocation]:
+    """The entries of a CRL as Revocation records (reason None when the entry has none)."""
+    try:
+        return [
+            Revocation(
+                serial=entry.serial_number,
+                revoked_at=entry.revocation_date_utc,
+                reason=_entry_reason(entry),
+            )
+            for entry in crl
+        ]
+    except ValueError as exc:
+        raise CRLInputError(f"{path}: malformed revoked-certificate entry ({exc})") from exc
+
+
+def parent_crl(
+    path: Path, certs: Sequence[x509.Certificate], *, source: str | None = None
+) -> ParentCRL:
+    """Read one CRL and key it to its issuer's SPKI hash (`source` names it, default file name)."""
     crl = load_crl(path)
     issuer = find_issuer(crl, certs)
     if issuer is None:
@@ -189,22 +244,12 @@ def parent_crl(path: Path, certs: Sequence[x509.Certificate]) -> ParentCRL:
             "pass the CA certificate with --issuers"
         )
 
-    revocations = []
-    try:
-        for entry in crl:
-            revocations.append(
-                Revocation(
-                    serial=entry.serial_number,
-                    revoked_at=entry.revocation_date_utc,
-                    reason=_entry_reason(entry),
-                )
-            )
-    except ValueError as exc:
-        raise CRLInputError(f"{path}: malformed revoked-certificate entry ({exc})") from exc
+    revocations = revocations_of(crl, path)
 
     return ParentCRL(
-        source=path.name,
+        source=source or path.name,
         issuer_name=crl.issuer.rfc4514_string(),
+        ca=_organisation(crl.issuer),
         parent_spki_sha256=spki_sha256(issuer),
         this_update=crl.last_update_utc,
         next_update=crl.next_update_utc,
@@ -231,6 +276,84 @@ def select(
     return kept, by_reason, by_delay
 
 
+@dataclass(frozen=True)
+class DropPlan:
+    """The order in which the cap rule drops CRLs, and the file size after each drop.
+
+    The order does not depend on the cap, so one plan answers every cap:
+    sizes[i] is the file size once the first i sources of `order` are dropped.
+    """
+
+    selected: dict[str, tuple[ParentCRL, list[Revocation]]]
+    order: list[str]
+    sizes: list[int]
+    filtered_by_reason: int
+    held_by_crawl_delay: int
+
+    def dropped_for(self, cap_bytes: int) -> list[str]:
+        """The sources dropped to fit `cap_bytes` (ValueError when nothing fits)."""
+        for i, size in enumerate(self.sizes):
+            if size <= cap_bytes:
+                return self.order[:i]
+
+        raise ValueError(
+            f"even an empty CRLSet ({self.sizes[-1]} bytes) exceeds the cap {cap_bytes}"
+        )
+
+
+def plan_drops(
+    crls: Sequence[ParentCRL],
+    *,
+    as_of: datetime,
+    crawl_delay: timedelta = DEFAULT_CRAWL_DELAY,
+    sequence: int = 1,
+    not_after: int | None = None,
+) -> DropPlan:
+    """Select revocations by reason and crawl delay, then order the CRLs for dropping."""
+    by_reason = by_delay = 0
+    selected: dict[str, tuple[ParentCRL, list[Revocation]]] = {}
+    for crl in crls:
+        if crl.source in selected:
+            raise ValueError(f"two CRLs share the source name {crl.source!r}")
+        kept, n_reason, n_delay = select(crl, as_of, crawl_delay)
+        by_reason += n_reason
+        by_delay += n_delay
+        selected[crl.source] = (crl, kept)
+
+    def contribution(source: str) -> int:
+        return sum(1 + len(serial_bytes(r.serial)) for r in selected[source][1])
+
+    # Largest contribution is dropped first: it frees the most space for the fewest CAs.
+    order = sorted(selected, key=lambda src: (-contribution(src), src))
+    by_parent: dict[bytes, dict[str, set[int]]] = {}
+    for source, (crl, kept) in selected.items():
+        by_parent.setdefault(crl.parent_spki_sha256, {})[source] = {r.serial for r in kept}
+
+    def parent_bytes(sources: dict[str, set[int]]) -> int:
+        union: set[int] = set().union(*sources.values())
+        return _RECORD_OVERHEAD + sum(1 + len(serial_bytes(s)) for s in union)
+
+    record = {p: parent_bytes(srcs) for p, srcs in by_parent.items()}
+
+    def total() -> int:
+        head = CRLSet(
+            sequence=sequence, not_after=not_after, parents={key: [] for key in record}
+        ).header()
+        return 2 + len(json.dumps(head, separators=(",", ":"))) + sum(record.values())
+
+    sizes = [total()]
+    for source in order:
+        parent = selected[source][0].parent_spki_sha256
+        del by_parent[parent][source]
+        if by_parent[parent]:
+            record[parent] = parent_bytes(by_parent[parent])
+        else:
+            del by_parent[parent], record[parent]
+        sizes.append(total())
+
+    return DropPlan(selected, order, sizes, by_reason, by_delay)
+
+
 def build_crlset(
     crls: Sequence[ParentCRL],
     *,
@@ -239,50 +362,45 @@ def build_crlset(
     crawl_delay: timedelta = DEFAULT_CRAWL_DELAY,
     sequence: int = 1,
     not_after: int | None = None,
+    plan: DropPlan | None = None,
 ) -> BuildResult:
     """Build a CRLSet under a size cap, dropping whole CRLs largest first when it overflows."""
     started = time.perf_counter()
-    as_of = as_of or datetime.now(UTC)
-    by_reason = by_delay = 0
-    selected: list[tuple[ParentCRL, list[Revocation]]] = []
-    for crl in crls:
-        kept, n_reason, n_delay = select(crl, as_of, crawl_delay)
-        by_reason += n_reason
-        by_delay += n_delay
-        selected.append((crl, kept))
-
-    def record_bytes(item: tuple[ParentCRL, list[Revocation]]) -> int:
-        return sum(1 + len(serial_bytes(r.serial)) for r in item[1])
-
-    # Largest contribution is dropped first: it frees the most space for the fewest CAs.
-    order = sorted(selected, key=lambda it: (-record_bytes(it), it[0].source))
-    dropped: list[str] = []
-    while True:
-        crlset = _assemble(order, sequence=sequence, not_after=not_after)
-        data = encode(crlset)
-        if len(data) <= cap_bytes or not order:
-            break
-        dropped.append(order.pop(0)[0].source)
-
-    if len(data) > cap_bytes:
-        raise ValueError(f"even an empty CRLSet ({len(data)} bytes) exceeds the cap {cap_bytes}")
+    if plan is None:
+        plan = plan_drops(
+            crls,
+            as_of=as_of or datetime.now(UTC),
+            crawl_delay=crawl_delay,
+            sequence=sequence,
+            not_after=not_after,
+        )
+    dropped = plan.dropped_for(cap_bytes)
+    kept_items = [plan.selected[s] for s in plan.selected if s not in set(dropped)]
+    crlset = _assemble(kept_items, sequence=sequence, not_after=not_after)
+    size = len(encode(crlset))
     carried: dict[bytes, set[int]] = {}
-    for crl, kept in order:
+    for crl, kept in kept_items:
         carried.setdefault(crl.parent_spki_sha256, set()).update(r.serial for r in kept)
     log.info(
         "built CRLSet: %d bytes, %d parents, %d serials, %d CRLs dropped for the %d-byte cap, "
         "%d filtered by reason, %d held by crawl delay in %.2f s",
-        len(data), len(crlset.parents), crlset.num_serials(), len(dropped), cap_bytes,
-        by_reason, by_delay, time.perf_counter() - started,
+        size,
+        len(crlset.parents),
+        crlset.num_serials(),
+        len(dropped),
+        cap_bytes,
+        plan.filtered_by_reason,
+        plan.held_by_crawl_delay,
+        time.perf_counter() - started,
     )
 
     return BuildResult(
         crlset=crlset,
-        size_bytes=len(data),
-        kept_sources=sorted(crl.source for crl, _ in order),
+        size_bytes=size,
+        kept_sources=sorted(crl.source for crl, _ in kept_items),
         dropped_sources=dropped,
-        filtered_by_reason=by_reason,
-        held_by_crawl_delay=by_delay,
+        filtered_by_reason=plan.filtered_by_reason,
+        held_by_crawl_delay=plan.held_by_crawl_delay,
         carried=carried,
     )
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 import sqlglot
+from sqlglot import exp
 
 from certsentry_analysis.spark.session import quiet_pyspark_warnings
 
@@ -36,6 +37,54 @@ class SparkSQLError(ValueError):
         super().__init__(f"query {name!r}: {message}")
 
 
+def _exact_percentile(value: exp.Expression, fraction: exp.Expression) -> exp.Expression:
+    return exp.Anonymous(this="percentile", expressions=[value.copy(), fraction.copy()])
+
+
+def _disc_percentile(value: exp.Expression, fraction: exp.Expression) -> exp.Expression:
+    # An anonymous function inside WITHIN GROUP is printed verbatim; the known
+    # PercentileDisc node would be rewritten to Spark's approximate percentile.
+    return exp.WithinGroup(
+        this=exp.Anonymous(this="percentile_disc", expressions=[fraction.copy()]),
+        expression=exp.Order(expressions=[exp.Ordered(this=value.copy(), desc=False)]),
+    )
+
+
+def _ordered_value(name: str, node: exp.WithinGroup) -> exp.Expression:
+    order = node.expression
+    keys = order.expressions if isinstance(order, exp.Order) else []
+    if len(keys) != 1 or keys[0].args.get("desc"):
+        raise SparkSQLError(name, f"unsupported ordered-set aggregate {node.sql('duckdb')!r}")
+
+    return keys[0].this
+
+
+def _exact_quantiles(name: str, node: exp.Expression) -> exp.Expression:
+    """Keep DuckDB's exact quantiles exact on Spark.
+
+    sqlglot prints DuckDB's `quantile_cont(x, q)` as `PERCENTILE_CONT(x, q)`,
+    which Spark rejects, and its `WITHIN GROUP` form as `PERCENTILE_APPROX`,
+    which gives different numbers. Spark's `percentile(x, q)` interpolates
+    linearly between order statistics exactly like `quantile_cont`.
+    """
+    if isinstance(node, exp.WithinGroup) and isinstance(
+        node.this, exp.PercentileCont | exp.PercentileDisc
+    ):
+        value = _ordered_value(name, node)
+        fraction = node.this.this
+        if isinstance(node.this, exp.PercentileCont):
+            return _exact_percentile(value, fraction)
+        return _disc_percentile(value, fraction)
+
+    if isinstance(node, exp.PercentileCont) and node.args.get("expression") is not None:
+        return _exact_percentile(node.this, node.expression)
+
+    if isinstance(node, exp.PercentileDisc) and node.args.get("expression") is not None:
+        return _disc_percentile(node.this, node.expression)
+
+    return node
+
+
 def to_spark_sql(name: str, sql: str) -> str:
     """Transpile one DuckDB-dialect statement to Spark SQL.
 
@@ -43,19 +92,19 @@ def to_spark_sql(name: str, sql: str) -> str:
     one statement (each shared query must be a single SELECT).
     """
     try:
-        statements = sqlglot.transpile(
-            sql,
-            read=SOURCE_DIALECT,
-            write=TARGET_DIALECT,
-            unsupported_level=sqlglot.ErrorLevel.RAISE,
-        )
+        statements = sqlglot.parse(sql, read=SOURCE_DIALECT)
     except sqlglot.errors.SqlglotError as exc:
-        raise SparkSQLError(name, f"cannot transpile to Spark SQL: {exc}") from exc
+        raise SparkSQLError(name, f"cannot parse as DuckDB SQL: {exc}") from exc
 
+    statements = [s for s in statements if s is not None]
     if len(statements) != 1:
         raise SparkSQLError(name, f"expected one statement, got {len(statements)}")
 
-    return statements[0]
+    tree = statements[0].transform(lambda node: _exact_quantiles(name, node))
+    try:
+        return tree.sql(dialect=TARGET_DIALECT, unsupported_level=sqlglot.ErrorLevel.RAISE)
+    except sqlglot.errors.SqlglotError as exc:
+        raise SparkSQLError(name, f"cannot transpile to Spark SQL: {exc}") from exc
 
 
 def register_checks(spark: SparkSession, parquet_dir: Path | str) -> DataFrame:

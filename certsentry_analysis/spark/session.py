@@ -94,6 +94,8 @@ def create_session(
 
     started = time.perf_counter()
     configure_environment(master)
+    # py4j logs every gateway connection at INFO, which drowns the suite's own lines.
+    logging.getLogger("py4j").setLevel(logging.WARNING)
     from pyspark.sql import SparkSession
 
     settings = dict(BASE_CONF)
@@ -112,7 +114,9 @@ def create_session(
     with quiet_pyspark_warnings():
         session = builder.getOrCreate()
     if not master.startswith(CONNECT_SCHEME):
-        session.sparkContext.setLogLevel("ERROR")
+        # Failed queries raise in Python anyway; at ERROR the JVM also dumps each one as a
+        # multi-kilobyte JSON stack trace on stderr.
+        session.sparkContext.setLogLevel("FATAL")
 
     log.info(
         "spark session on %s (Spark %s) in %.1f s",

@@ -1,0 +1,257 @@
+"""Load one batch of prescanned files into the warehouse in a single transaction.
+
+Each batch is read by one `read_csv` per compression over the list of its files,
+every line as one VARCHAR column; the line number is the line's position in its
+file, taken from the staging table's rowid (DuckDB keeps insertion order) and
+checked against the line count the prescan found. Classification, typing and
+quarantine are set-based SQL (see `parse_sql`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import duckdb
+import pyarrow as pa
+
+from certsentry_analysis import logformat
+from certsentry_analysis.ingest import parse_sql
+from certsentry_analysis.ingest.prescan import STAGE_DELIMITER, FileScan
+from certsentry_analysis.ingest.pseudonym import pseudonymise
+
+log = logging.getLogger(__name__)
+
+READABLE = ("loaded", "truncated")
+
+_READ_LINES = (
+    "SELECT filename, line FROM read_csv($files, columns = {'line': 'VARCHAR'},"
+    " delim = $delim, quote = '', escape = '', header = false, auto_detect = false,"
+    " filename = true, strict_mode = false, compression = $compression)"
+)
+
+
+@dataclass(frozen=True)
+class BatchFile:
+    """A prescanned file with its warehouse identity decided."""
+
+    file_id: int
+    scan: FileScan
+    duplicate_of: int | None = None
+
+
+def register_unescape(con: duckdb.DuckDBPyConnection) -> None:
+    """Register the Zeek `\\xHH` unescape as a vectorised UDF (only rows with a backslash)."""
+
+    def unescape_batch(values: pa.Array) -> pa.Array:
+        return pa.array(
+            [None if v is None else logformat.unescape(v) for v in values.to_pylist()],
+            type=pa.string(),
+        )
+
+    try:
+        con.remove_function(parse_sql.UNESCAPE_FUNCTION)
+    except duckdb.InvalidInputException:
+        pass
+    con.create_function(
+        parse_sql.UNESCAPE_FUNCTION,
+        unescape_batch,
+        [duckdb.sqltype("VARCHAR")],
+        duckdb.sqltype("VARCHAR"),
+        type="arrow",
+    )
+
+
+def _naive(moment: datetime | None) -> datetime | None:
+    if moment is None or moment.tzinfo is None:
+        return moment
+
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def _file_rows(files: Sequence[BatchFile], key: bytes, now: datetime) -> pa.Table:
+    """The `files` rows of a batch, before row counts are known."""
+    rows = []
+    for item in files:
+        scan, header = item.scan, item.scan.header
+        status, reason = scan.status, scan.reason
+        if item.duplicate_of is not None:
+            status, reason = "duplicate", f"same content as file_id {item.duplicate_of}"
+        readable = status in READABLE
+        rows.append(
+            {
+                "file_id": item.file_id,
+                "path": scan.rel_path,
+                "sha256": scan.sha256,
+                "size_bytes": scan.size_bytes,
+                "client": None if header is None else pseudonymise(header.client_id, key),
+                "day": None if header is None else header.opened.date(),
+                "format_version": None if header is None else header.version,
+                "version": None if header is None else header.version,
+                "product": None if header is None else header.product,
+                "product_version": None if header is None else header.product_version,
+                "os": None if header is None else header.os,
+                "failure_mode": None if header is None else header.failure_mode,
+                "ee_optin": None if header is None else header.ee_optin,
+                "region": None if header is None else header.region,
+                "timeout_ms": None if header is None else header.timeout_ms,
+                "opened": None if header is None else _naive(header.opened),
+                "closed": scan.closed,
+                "header_lines": scan.header_lines if readable else None,
+                "data_lines": scan.data_lines if readable else None,
+                "rows_loaded": 0,
+                "rows_quarantined": 0,
+                "status": status,
+                "reason": reason,
+                "is_current": False,
+                "ingested_at": now,
+                "read_path": str(scan.read_path) if readable else None,
+                "compression": scan.compression,
+                "total_lines": scan.total_lines,
+            }
+        )
+
+    return pa.Table.from_pylist(rows)
+
+
+def _forced_rows(files: Sequence[BatchFile]) -> pa.Table:
+    seen: set[tuple[int, int]] = set()
+    rows = []
+    for item in files:
+        for forced in item.scan.forced:
+            if (item.file_id, forced.line_no) in seen:
+                continue
+            seen.add((item.file_id, forced.line_no))
+            rows.append(
+                {
+                    "file_id": item.file_id,
+                    "line_no": forced.line_no,
+                    "reason": forced.reason,
+                    "field": forced.field,
+                    "raw_line": forced.raw_line,
+                }
+            )
+    schema = pa.schema(
+        [
+            ("file_id", pa.int64()),
+            ("line_no", pa.int32()),
+            ("reason", pa.string()),
+            ("field", pa.string()),
+            ("raw_line", pa.string()),
+        ]
+    )
+
+    return pa.Table.from_pylist(rows, schema=schema)
+
+
+def _stage(con: duckdb.DuckDBPyConnection, table: pa.Table) -> None:
+    """Read every line of the batch's readable files into temp table `stage`."""
+    con.execute("CREATE OR REPLACE TEMP TABLE stage (filename VARCHAR, line VARCHAR)")
+    paths = table.column("read_path").to_pylist()
+    compressions = table.column("compression").to_pylist()
+    for compression in ("gzip", "none"):
+        group = [p for p, c in zip(paths, compressions, strict=True) if p and c == compression]
+        if group:
+            con.execute(
+                "INSERT INTO stage " + _READ_LINES,
+                {"files": group, "delim": STAGE_DELIMITER, "compression": compression},
+            )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE stage_files AS"
+        " SELECT filename, min(rowid) AS first_rowid, count(*) AS lines"
+        " FROM stage GROUP BY filename"
+    )
+
+    seen = dict(con.execute("SELECT filename, lines FROM stage_files").fetchall())
+    for path, expected in zip(paths, table.column("total_lines").to_pylist(), strict=True):
+        if path and seen.get(path, 0) != expected:
+            raise RuntimeError(
+                f"{path}: DuckDB read {seen.get(path, 0)} lines, the prescan counted {expected}"
+            )
+
+
+_COUNT_ROWS = """
+UPDATE files SET rows_loaded = c.loaded, rows_quarantined = c.quarantined
+FROM (
+  SELECT file_id, count(*) FILTER (WHERE reason IS NULL) AS loaded,
+         count(*) FILTER (WHERE reason IS NOT NULL) AS quarantined
+  FROM parsed GROUP BY file_id
+) c
+WHERE files.file_id = c.file_id
+"""
+
+_INSERT_FILES = """
+INSERT INTO files SELECT file_id, path, sha256, size_bytes, client, day, format_version,
+  product, product_version, os, failure_mode, ee_optin, region, timeout_ms, opened, closed,
+  header_lines, data_lines, rows_loaded, rows_quarantined, status, reason, is_current,
+  ingested_at
+FROM batch ORDER BY file_id
+"""
+
+# The current file of a client-day is the one closed last (a truncated file, which has
+# no #close, loses to any closed one); ties go to the larger SHA-256 so the choice never
+# depends on the order in which files were ingested.
+_MARK_CURRENT = """
+UPDATE files SET is_current = (files.file_id = w.file_id)
+FROM (
+  SELECT client, day, file_id FROM (
+    SELECT client, day, file_id, row_number() OVER (
+      PARTITION BY client, day ORDER BY closed DESC NULLS LAST, sha256 DESC) AS rank
+    FROM files
+    WHERE status IN ('loaded', 'truncated')
+      AND (client, day) IN (SELECT client, day FROM batch WHERE status IN ('loaded', 'truncated'))
+  ) WHERE rank = 1
+) w
+WHERE files.client = w.client AND files.day = w.day AND files.status IN ('loaded', 'truncated')
+"""
+
+_MARK_PARQUET = """
+INSERT INTO parquet_pending
+SELECT DISTINCT day FROM batch
+WHERE status IN ('loaded', 'truncated') AND day NOT IN (SELECT day FROM parquet_pending)
+"""
+
+
+def load_batch(
+    con: duckdb.DuckDBPyConnection, files: Sequence[BatchFile], key: bytes
+) -> dict[int, tuple[int, int]]:
+    """Load one batch atomically; returns file_id -> (rows loaded, rows quarantined)."""
+    table = _file_rows(files, key, datetime.now(UTC).replace(tzinfo=None))
+    forced = _forced_rows(files)
+    con.register("batch", table)
+    con.register("forced", forced)
+    try:
+        con.execute("BEGIN TRANSACTION")
+        con.execute(_INSERT_FILES)
+        if any(status in READABLE for status in table.column("status").to_pylist()):
+            _stage(con, table)
+            params = parse_sql.parse_parameters()
+            con.execute(parse_sql.classify_sql(), _used(parse_sql.classify_sql(), params))
+            insert = parse_sql.insert_checks_sql()
+            con.execute(insert, _used(insert, params))
+            con.execute(parse_sql.INSERT_QUARANTINE_SQL)
+            con.execute(_COUNT_ROWS)
+            con.execute(_MARK_CURRENT)
+            con.execute(_MARK_PARQUET)
+        counts = con.execute(
+            "SELECT file_id, rows_loaded, rows_quarantined FROM files"
+            " WHERE file_id IN (SELECT file_id FROM batch)"
+        ).fetchall()
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.unregister("batch")
+        con.unregister("forced")
+        for temp in ("stage", "stage_files", "parsed"):
+            con.execute(f"DROP TABLE IF EXISTS temp.{temp}")
+
+    return {file_id: (loaded, quarantined) for file_id, loaded, quarantined in counts}
+
+
+def _used(sql: str, params: dict[str, object]) -> dict[str, object]:
+    """Only the named parameters a statement mentions (DuckDB rejects unused ones)."""
+    return {name: value for name, value in params.items() if f"${name}" in sql}

@@ -1,0 +1,256 @@
+"""SQL that turns staged raw lines into typed, validated check rows or quarantine reasons.
+
+The text here is generated from `logformat.FIELDS` (field names and types are code,
+never data); every data-dependent value (enumerations, limits, tolerances) is bound
+as a named parameter, see `parse_parameters`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from certsentry_analysis import logformat
+from certsentry_analysis.ingest.schema import CHECK_COLUMNS
+
+# A check taking longer than an hour, or a response over 1 GiB, is not a measurement.
+LATENCY_MAX_MS = 3_600_000.0
+BYTES_MAX = 1 << 30
+# Timestamps after 2100-01-01 or before 1990 are unparseable for this study.
+TIME_MIN_S = 631_152_000.0
+TIME_MAX_S = 4_102_444_800.0
+# How far a check's ts may lie outside the file's day before it is flagged as skewed.
+SKEW_TOLERANCE = timedelta(hours=2)
+
+UNESCAPE_FUNCTION = "cs_unescape"
+
+_ALL_FIELDS = logformat.fields_for(logformat.LATEST_VERSION)
+_POSITION = {f.name: i + 1 for i, f in enumerate(_ALL_FIELDS)}
+_FIELD_COUNT = {v: len(logformat.fields_for(v)) for v in logformat.VERSIONS}
+
+_PATTERNS = {
+    "issuer_sha1": "[0-9A-F]{40}",
+    "issuer_spki_sha256": "[0-9a-f]{64}",
+    "ee_sha256": "[0-9a-fA-F]{64}",
+    "ee_serial": "[0-9a-fA-F]{1,128}",
+}
+
+
+# The consistency rules of docs/log-format.md between outcome, error and http_status.
+_CONSISTENCY = (
+    ("r_outcome = 'good' AND r_error <> '-'", "outcome good with an error code"),
+    (
+        "r_outcome = 'revoked' AND (r_error <> 'CRYPT_E_REVOKED' OR r_revocation_reason = '-')",
+        "outcome revoked without CRYPT_E_REVOKED and a reason",
+    ),
+    (
+        "r_outcome = 'unknown' AND r_error <> 'CRYPT_E_NOT_IN_REVOCATION_DATABASE'",
+        "outcome unknown without CRYPT_E_NOT_IN_REVOCATION_DATABASE",
+    ),
+    (
+        "r_outcome = 'error' AND NOT list_contains($failure_codes, r_error)",
+        "outcome error without a failure code",
+    ),
+    (
+        "r_error = 'HTTP_STATUS_ERROR' AND r_http_status IN ('-', '200')",
+        "HTTP_STATUS_ERROR without a failing http_status",
+    ),
+)
+
+
+def parse_parameters() -> dict[str, Any]:
+    """The named parameters the statements of this module use."""
+    enums = {f"enum_{f.name}": list(f.allowed) for f in _ALL_FIELDS if f.allowed is not None}
+
+    return {
+        **enums,
+        "failure_codes": [
+            code
+            for code, entry in logformat.ERROR_CODES.items()
+            if entry.failure_class in logformat.FAILURE_CLASSES
+        ],
+        "latency_max": LATENCY_MAX_MS,
+        "bytes_max": BYTES_MAX,
+        "time_min": TIME_MIN_S,
+        "time_max": TIME_MAX_S,
+        "skew_tolerance": SKEW_TOLERANCE,
+        "field_count_v1": _FIELD_COUNT[1],
+        "field_count_v2": _FIELD_COUNT[2],
+        **{f"pattern_{name}": pattern for name, pattern in _PATTERNS.items()},
+    }
+
+
+def _raw(name: str) -> str:
+    return f"r_{name}"
+
+
+def _checks(f: logformat.Field) -> list[tuple[str, str]]:
+    """(condition that makes the raw value bad, reason) pairs for one field, in order."""
+    raw = _raw(f.name)
+    set_ = f"{raw} <> '-'"
+    out: list[tuple[str, str]] = []
+    if f.name in logformat.REQUIRED_FIELDS:
+        out.append((f"{raw} = '-'", "required field is unset"))
+    if f.zeek_type == "time":
+        bad = (
+            f"ltrim({raw}, '0123456789.') <> '' OR TRY_CAST({raw} AS DOUBLE) IS NULL"
+            f" OR TRY_CAST({raw} AS DOUBLE) NOT BETWEEN $time_min AND $time_max"
+        )
+        out.append((f"{set_} AND ({bad})", "bad time value"))
+    elif f.zeek_type == "count":
+        bad = f"ltrim({raw}, '0123456789') <> '' OR TRY_CAST({raw} AS {f.duckdb_type}) IS NULL"
+        out.append((f"{set_} AND ({bad})", f"bad count value (not a {f.duckdb_type})"))
+        if f.name == "http_status":
+            out.append((f"{set_} AND {raw}::INTEGER NOT BETWEEN 100 AND 599", "out of range"))
+        if f.name == "bytes":
+            out.append((f"{set_} AND {raw}::BIGINT > $bytes_max", "out of range"))
+    elif f.zeek_type == "interval":
+        bad = (
+            f"ltrim({raw}, '0123456789.') <> '' OR TRY_CAST({raw} AS DOUBLE) IS NULL"
+            f" OR TRY_CAST({raw} AS DOUBLE) > $latency_max"
+        )
+        out.append((f"{set_} AND ({bad})", "bad or out-of-range interval value"))
+    elif f.zeek_type == "bool":
+        out.append((f"{set_} AND {raw} NOT IN ('T', 'F')", "bad bool value (not T or F)"))
+    elif f.allowed is not None:
+        out.append(
+            (f"{set_} AND NOT list_contains($enum_{f.name}, {raw})", "not an allowed value")
+        )
+    elif f.name in _PATTERNS:
+        out.append(
+            (
+                f"{set_} AND NOT regexp_full_match({raw}, $pattern_{f.name})",
+                "malformed hex digest or serial",
+            )
+        )
+
+    return out
+
+
+def _value(f: logformat.Field) -> str:
+    """Expression for the typed value of one field (only evaluated on good rows)."""
+    raw = _raw(f.name)
+    if f.zeek_type == "time":
+        typed = f"epoch_ms(CAST(round(CAST({raw} AS DOUBLE) * 1000) AS BIGINT))"
+    elif f.zeek_type in {"count", "interval"}:
+        typed = f"CAST({raw} AS {f.duckdb_type})"
+    elif f.zeek_type == "bool":
+        typed = f"({raw} = 'T')"
+    elif f.allowed is not None:
+        typed = raw
+    else:
+        typed = (
+            f"CASE WHEN {raw} = '(empty)' THEN '' WHEN contains({raw}, '\\')"
+            f" THEN {UNESCAPE_FUNCTION}({raw}) ELSE {raw} END"
+        )
+    if f.optin_only:
+        typed = f"CASE WHEN ee_optin THEN {typed} END"
+
+    return f"CASE WHEN {raw} <> '-' THEN {typed} END"
+
+
+def _reason_case() -> tuple[str, str]:
+    """CASE expressions naming the first problem of a line and the field it is in."""
+    reasons = [
+        ("forced_reason IS NOT NULL", "forced_reason", "forced_field"),
+        ("line IS NULL OR line = ''", "'empty line'", "NULL"),
+        ("starts_with(line, '#')", "'unexpected directive line'", "NULL"),
+        (
+            "n_fields <> expected_fields",
+            "'expected ' || expected_fields || ' fields, got ' || n_fields",
+            "NULL",
+        ),
+    ]
+    for f in _ALL_FIELDS:
+        for condition, reason in _checks(f):
+            reasons.append((condition, f"'{reason}'", f"'{f.name}'"))
+    reasons.append(("responder = ''", "'url has no host'", "'url'"))
+    for condition, reason in _CONSISTENCY:
+        reasons.append((condition, f"'{reason}'", "'error'"))
+    reason = "CASE " + " ".join(f"WHEN {c} THEN {r}" for c, r, _ in reasons) + " END"
+    field = "CASE " + " ".join(f"WHEN {c} THEN {fl}" for c, _, fl in reasons) + " END"
+
+    return reason, field
+
+
+def classify_sql() -> str:
+    """Statement creating temp table `parsed` from `stage`, `stage_files` and `batch`.
+
+    `stage(filename, line)` holds every line of the batch's files in file order;
+    `stage_files(filename, first_rowid)` the rowid of each file's first line;
+    `batch` one row per file with its header context; `forced` lines whose reason
+    was already decided in Python (control characters, invalid UTF-8, cut-off line).
+    """
+    raws = ",\n".join(
+        f"    CASE WHEN n_fields >= {_POSITION[f.name]} THEN v[{_POSITION[f.name]}] END"
+        f" AS {_raw(f.name)}"
+        for f in _ALL_FIELDS
+    )
+    reason, field = _reason_case()
+    url = _raw("url")
+    responder = (
+        f"lower(regexp_extract({url}, '^[A-Za-z][A-Za-z0-9+.-]*://(?:[^/?#@]*@)?"
+        f"(\\[[^]]*\\]|[^/?#:]*)', 1))"
+    )
+
+    return f"""
+CREATE OR REPLACE TEMP TABLE parsed AS
+WITH numbered AS (
+  SELECT b.*, CAST(s.rowid - sf.first_rowid + 1 AS INTEGER) AS line_no, s.line
+  FROM stage s
+  JOIN stage_files sf USING (filename)
+  JOIN batch b ON b.read_path = s.filename
+), data_lines AS (
+  SELECT n.*, string_split(n.line, chr(9)) AS v,
+    len(string_split(n.line, chr(9))) AS n_fields,
+    CASE WHEN n.version = 1 THEN $field_count_v1 ELSE $field_count_v2 END AS expected_fields,
+    fq.reason AS forced_reason, fq.field AS forced_field, fq.raw_line AS forced_raw
+  FROM numbered n
+  LEFT JOIN forced fq ON fq.file_id = n.file_id AND fq.line_no = n.line_no
+  WHERE n.line_no > n.header_lines AND n.line_no <= n.header_lines + n.data_lines
+), fielded AS (
+  SELECT *,
+{raws}
+  FROM data_lines
+), hosted AS (
+  SELECT *, CASE WHEN {url} IS NOT NULL AND {url} <> '-' THEN {responder} END AS responder
+  FROM fielded
+)
+SELECT file_id, line_no, client, day, version, ee_optin, failure_mode, region, timeout_ms,
+  coalesce(forced_raw, line) AS raw_line, responder,
+  {reason} AS reason,
+  {field} AS field,
+  {", ".join(_raw(f.name) for f in _ALL_FIELDS)}
+FROM hosted
+"""
+
+
+def insert_checks_sql() -> str:
+    """Statement inserting the good rows of `parsed` into `checks`."""
+    values = {f.name: _value(f) for f in _ALL_FIELDS}
+    values["responder"] = "responder"
+    values["skew_flag"] = (
+        f"({values['ts']} < CAST(day AS TIMESTAMP) - $skew_tolerance"
+        f" OR {values['ts']} >= CAST(day AS TIMESTAMP) + INTERVAL 1 DAY + $skew_tolerance)"
+    )
+    values["unknown_issuer"] = (
+        f"{_raw('issuer_sha1')} NOT IN (SELECT issuer_sha1 FROM issuers)"
+    )
+    for name in ("file_id", "line_no", "client", "day", "failure_mode", "region", "timeout_ms"):
+        values[name] = name
+    names = [name for name, _ in CHECK_COLUMNS]
+
+    return (
+        f"INSERT INTO checks ({', '.join(names)})\n"
+        f"SELECT {', '.join(values[n] for n in names)}\n"
+        "FROM parsed WHERE reason IS NULL ORDER BY file_id, line_no"
+    )
+
+
+INSERT_QUARANTINE_SQL = """
+INSERT INTO quarantine (file_id, path, line_no, raw_line, field, reason)
+SELECT p.file_id, b.path, p.line_no, p.raw_line, p.field, p.reason
+FROM parsed p JOIN batch b USING (file_id)
+WHERE p.reason IS NOT NULL
+ORDER BY p.file_id, p.line_no
+"""

@@ -1,0 +1,511 @@
+"""The static world: responders and their outages, sites and certificates, clients and episodes.
+
+Times are float seconds relative to the scenario start (00:00 UTC of `start`).
+Everything is held in numpy arrays indexed by responder, site, CA or client.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+
+from certsentry_analysis.logformat import REVOCATION_REASONS
+from certsentry_analysis.simulate.pki import CRL_ENTRY_BYTES, Pki, build_crl, build_pki, sign_pki
+from certsentry_analysis.simulate.rng import stream
+from certsentry_analysis.simulate.scenario import Scenario
+
+log = logging.getLogger(__name__)
+
+DAY = 86400.0
+HOUR = 3600.0
+REASON_NAMES = tuple(REVOCATION_REASONS)
+EPISODE_KINDS = ("captive_portal", "proxy_blocks_ocsp", "attacker")
+OUTAGE_KINDS = ("down", "degraded")
+
+
+@dataclass
+class Responders:
+    """One row per (host, method): the hosts clients contact, with their true parameters."""
+
+    host: list[str]
+    method: np.ndarray  # 0 OCSP, 1 CRL
+    org: np.ndarray  # operator (infrastructure owner)
+    process: np.ndarray  # outage process id (shared by brands on one infrastructure)
+    cdn: np.ndarray
+    mu: np.ndarray
+    sigma: np.ndarray
+    base_fail: np.ndarray
+    mtbf_h: np.ndarray
+    validity_s: np.ndarray
+    ocsp_bytes: np.ndarray
+
+
+@dataclass
+class Outages:
+    """Outage intervals sorted by (process, start); ends are running maxima per process."""
+
+    process: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    kind: np.ndarray  # index into OUTAGE_KINDS
+    fail_fraction: np.ndarray
+
+
+@dataclass
+class Certificates:
+    """Site certificates (first `n_sites` rows) followed by other revoked certificates."""
+
+    n_sites: int
+    issuer: np.ndarray  # CA index
+    serial: np.ndarray  # int64 (63-bit positive)
+    revoked: np.ndarray
+    revoked_at: np.ndarray  # seconds, +inf when not revoked
+    reason: np.ndarray  # index into REASON_NAMES, -1 when not revoked
+    not_before: np.ndarray
+    not_after: np.ndarray
+    stapled: np.ndarray
+    site_cdf: np.ndarray
+    victim: int  # site served by the attacker (-1 without attack)
+
+
+@dataclass
+class Clients:
+    """The client population."""
+
+    client_id: list[str]
+    region: np.ndarray
+    bandwidth_kbps: np.ndarray
+    latency_factor: np.ndarray
+    failure_mode: np.ndarray
+    version: np.ndarray
+    ee_optin: np.ndarray
+    active_prob: np.ndarray
+    rate: np.ndarray
+    flaky_prob: np.ndarray
+    skew_s: np.ndarray
+    browser: np.ndarray  # index into process names
+    os: np.ndarray
+
+
+@dataclass
+class Episodes:
+    """Client-side episodes sorted by (client, start)."""
+
+    client: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    kind: np.ndarray  # index into EPISODE_KINDS
+
+
+@dataclass
+class World:
+    """Everything that does not depend on which client does what when."""
+
+    scenario: Scenario
+    seed: int
+    start: datetime
+    pki: Pki
+    responders: Responders
+    ca_ocsp: np.ndarray  # responder index per CA for certificates it issued (-1 none)
+    ca_crl: np.ndarray
+    ca_crl_validity_s: np.ndarray
+    urls: list[str]
+    ca_ocsp_url: np.ndarray  # index into urls
+    ca_crl_url: np.ndarray
+    ca_parent: np.ndarray
+    outages: Outages
+    certs: Certificates
+    crl_base_bytes: np.ndarray  # per CA: DER bytes of an empty CRL
+    crl_entry_bytes: np.ndarray  # per CA: DER bytes one entry adds
+    crls: dict[int, bytes]  # per CA: the DER CRL current at the end of the period
+    crl_entry_times: list[np.ndarray]  # per CA: sorted revocation times of its CRL entries
+    clients: Clients
+    episodes: Episodes
+    processes: list[str]
+    process_cdf: np.ndarray
+    os_names: list[str]
+    ee_sha256: list[str]
+    serial_hex: list[str]
+
+
+def _lognormal_mu(mean: float, sigma: float) -> float:
+    return float(np.log(mean) - sigma**2 / 2)
+
+
+def _responders(scenario: Scenario, pki: Pki, seed: int) -> tuple[Responders, dict[str, int]]:
+    cfg = scenario.responders
+    rng = stream(seed, "responders")
+    n_orgs = len(pki.orgs)
+    # Operators ranked by a random permutation: the fastest gets the best mean, the
+    # slowest the worst, the rest log-uniform in between (Hurst's 2012 range).
+    order = rng.permutation(n_orgs)
+    position = np.empty(n_orgs)
+    position[order] = np.linspace(0.0, 1.0, n_orgs) if n_orgs > 1 else 0.0
+    ocsp_mean = np.exp(np.log(cfg.ocsp_mean_ms[0]) + position * np.log(
+        cfg.ocsp_mean_ms[1] / cfg.ocsp_mean_ms[0]))
+    crl_mean = np.exp(np.log(cfg.crl_mean_ms[0]) + position * np.log(
+        cfg.crl_mean_ms[1] / cfg.crl_mean_ms[0]))
+    sigma = cfg.ocsp_sigma[0] + position * (cfg.ocsp_sigma[1] - cfg.ocsp_sigma[0])
+    fail = np.exp(rng.uniform(np.log(cfg.base_failure_prob[0]), np.log(cfg.base_failure_prob[1]),
+                              n_orgs))
+    mtbf = np.exp(rng.uniform(np.log(cfg.mtbf_hours[0]), np.log(cfg.mtbf_hours[1]), n_orgs))
+    validity = rng.uniform(cfg.ocsp_validity_hours[0], cfg.ocsp_validity_hours[1], n_orgs)
+    crl_validity = rng.uniform(cfg.crl_validity_hours[0], cfg.crl_validity_hours[1], n_orgs)
+    nbytes = rng.integers(cfg.ocsp_bytes[0], cfg.ocsp_bytes[1] + 1, n_orgs)
+    if cfg.all_like_best:
+        best = int(order[0])
+        ocsp_mean[:] = ocsp_mean[best]
+        crl_mean[:] = crl_mean[best]
+        sigma[:] = sigma[best]
+        fail[:] = cfg.base_failure_prob[0]
+        mtbf[:] = cfg.mtbf_hours[1]
+
+    hosts: list[str] = []
+    cols: dict[str, list[float]] = {k: [] for k in
+                                    ("method", "org", "process", "cdn", "mu", "sigma", "fail",
+                                     "mtbf", "validity", "bytes")}
+    index: dict[str, int] = {}
+    for org in pki.orgs:
+        infra = pki.orgs[org.infra]
+        for method, prefix in ((0, "ocsp"), (1, "crl")):
+            host = f"{prefix}.{org.domain}"
+            if host in index:
+                continue
+            index[host] = len(hosts)
+            hosts.append(host)
+            i = infra.index
+            if infra.cdn:
+                mu, sd = float(np.log(cfg.cdn_median_ms)), cfg.cdn_sigma
+            elif method == 0:
+                mu, sd = _lognormal_mu(float(ocsp_mean[i]), float(sigma[i])), float(sigma[i])
+            else:
+                mu, sd = _lognormal_mu(float(crl_mean[i]), float(sigma[i])), float(sigma[i])
+            for key, value in (("method", method), ("org", i), ("process", 2 * i + method),
+                               ("cdn", infra.cdn), ("mu", mu), ("sigma", sd),
+                               ("fail", fail[i]), ("mtbf", mtbf[i]),
+                               ("validity", (validity if method == 0 else crl_validity)[i] * HOUR),
+                               ("bytes", nbytes[i])):
+                cols[key].append(float(value))
+
+    responders = Responders(
+        host=hosts, method=np.array(cols["method"], np.int8),
+        org=np.array(cols["org"], np.int32), process=np.array(cols["process"], np.int32),
+        cdn=np.array(cols["cdn"], bool), mu=np.array(cols["mu"]), sigma=np.array(cols["sigma"]),
+        base_fail=np.array(cols["fail"]), mtbf_h=np.array(cols["mtbf"]),
+        validity_s=np.array(cols["validity"]), ocsp_bytes=np.array(cols["bytes"], np.int64),
+    )
+
+    return responders, index
+
+
+def _outages(scenario: Scenario, responders: Responders, seed: int) -> Outages:
+    cfg = scenario.responders
+    rng = stream(seed, "outages")
+    horizon = (scenario.days + 1) * DAY
+    rows: list[tuple[int, float, float, int, float]] = []
+    for process in sorted(set(responders.process.tolist())):
+        mtbf = float(responders.mtbf_h[responders.process == process][0]) * HOUR
+        # Start inside a random phase of the up period so outages are not aligned at t=0.
+        t = -rng.exponential(mtbf)
+        while True:
+            t += rng.exponential(mtbf)
+            if t >= horizon:
+                break
+            length = rng.exponential(cfg.mttr_hours * HOUR)
+            down = rng.random() < cfg.down_share
+            fraction = 1.0 if down else rng.uniform(*cfg.degraded_fail_fraction)
+            if t + length > -DAY:
+                rows.append((process, t, t + length, 0 if down else 1, fraction))
+            t += length
+    if not rows:
+        empty = np.zeros(0)
+        return Outages(empty.astype(np.int32), empty, empty, empty.astype(np.int8), empty)
+    arr = np.array(rows)
+
+    return Outages(
+        process=arr[:, 0].astype(np.int32), start=arr[:, 1], end=arr[:, 2],
+        kind=arr[:, 3].astype(np.int8), fail_fraction=arr[:, 4],
+    )
+
+
+def _certificates(
+    scenario: Scenario, pki: Pki, seed: int
+) -> tuple[Certificates, list[np.ndarray], np.ndarray]:
+    cfg = scenario.pki
+    rng = stream(seed, "certificates")
+    n_sites = scenario.sites.count
+    period = scenario.days * DAY
+    issuing = pki.issuing()
+    shares = np.array([ca.share for ca in issuing])
+    site_issuer = np.array([issuing[i].index for i in
+                            rng.choice(len(issuing), n_sites, p=shares / shares.sum())])
+    reason_w = np.array([cfg.reasons.get(r, 0.0) for r in REASON_NAMES])
+    reason_p = reason_w / reason_w.sum()
+
+    site_revoked = rng.random(n_sites) < cfg.site_revoked_share
+    during = rng.random(n_sites) < cfg.revoked_during_share
+    when = np.where(during, rng.uniform(0, period, n_sites),
+                    rng.uniform(-cfg.revoked_before_days * DAY, 0, n_sites))
+    victim = -1
+    if scenario.attack.enabled:
+        # The attacker serves a certificate whose key was stolen and which was revoked
+        # before the period: a mid-popularity site, so its chain is not always cached.
+        victim = int(min(n_sites - 1, max(10, n_sites // 50)))
+        site_revoked[victim] = True
+        when[victim] = -30 * DAY
+    site_reason = np.where(site_revoked, rng.choice(len(REASON_NAMES), n_sites, p=reason_p), -1)
+    if victim >= 0:
+        site_reason[victim] = REASON_NAMES.index("keyCompromise")
+
+    # Other revoked certificates of each issuing CA, sized so the CRLs span
+    # crl_kb_min..crl_kb_max log-linearly with the issuer's share of the market.
+    log_share = np.log(np.array([ca.share for ca in pki.cas]) + 1e-12)
+    iss_idx = np.array([ca.index for ca in issuing])
+    lo, hi = log_share[iss_idx].min(), log_share[iss_idx].max()
+    extra_issuer, extra_when = [], []
+    for ca in issuing:
+        pos = 0.0 if hi == lo else (log_share[ca.index] - lo) / (hi - lo)
+        target_kb = np.exp(np.log(cfg.crl_kb_min) + pos * np.log(cfg.crl_kb_max / cfg.crl_kb_min))
+        n = max(0, int((target_kb * 1024 - 400) / CRL_ENTRY_BYTES))
+        in_period = rng.random(n) < min(0.9, cfg.crl_growth_per_day * scenario.days)
+        extra_when.append(np.where(in_period, rng.uniform(0, period, n),
+                                   rng.uniform(-cfg.revoked_before_days * DAY, 0, n)))
+        extra_issuer.append(np.full(n, ca.index))
+    e_issuer = np.concatenate(extra_issuer).astype(np.int32)
+    e_when = np.concatenate(extra_when)
+    n_extra = len(e_issuer)
+
+    issuer = np.concatenate([site_issuer, e_issuer]).astype(np.int32)
+    total = n_sites + n_extra
+    serial = rng.integers(1, 2**63 - 1, total, dtype=np.int64)
+    revoked = np.concatenate([site_revoked, np.ones(n_extra, bool)])
+    revoked_at = np.where(revoked, np.concatenate([when, e_when]), np.inf)
+    reason = np.concatenate([site_reason, rng.choice(len(REASON_NAMES), n_extra, p=reason_p)])
+    not_before = -rng.uniform(30, 720, total) * DAY
+    # A revoked certificate was issued before it was revoked.
+    not_before = np.where(revoked, np.minimum(not_before, revoked_at - rng.uniform(30, 300, total)
+                                              * DAY), not_before)
+    not_after = not_before + rng.choice([365.0, 730.0, 1095.0], total) * DAY
+    not_after = np.maximum(not_after, (scenario.days + 30) * DAY)
+    stapled = np.zeros(total, bool)
+    stapled[:n_sites] = rng.random(n_sites) < scenario.sites.stapled_share
+    if victim >= 0:
+        stapled[victim] = False
+
+    weights = np.arange(1, n_sites + 1, dtype=float) ** -scenario.sites.zipf_exponent
+    cdf = np.cumsum(weights)
+    cdf /= cdf[-1]
+
+    entry_times = []
+    for ca in pki.cas:
+        mask = revoked & (issuer == ca.index)
+        entry_times.append(np.sort(revoked_at[mask]))
+    base = np.full(len(pki.cas), 420.0)
+
+    certs = Certificates(
+        n_sites=n_sites, issuer=issuer, serial=serial, revoked=revoked, revoked_at=revoked_at,
+        reason=reason.astype(np.int16), not_before=not_before, not_after=not_after,
+        stapled=stapled, site_cdf=cdf, victim=victim,
+    )
+
+    return certs, entry_times, base
+
+
+def _clients(scenario: Scenario, seed: int, n_processes: int) -> Clients:
+    cfg = scenario.client
+    rng = stream(seed, "clients")
+    n = scenario.clients
+    ids = [rng.bytes(16).hex() for _ in range(n)]
+    shares = np.array([r.share for r in scenario.regions])
+    region = rng.choice(len(shares), n, p=shares / shares.sum()).astype(np.int8)
+    bw_median = np.array([r.bandwidth_median_kbps for r in scenario.regions])[region]
+    bw_sigma = np.array([r.bandwidth_sigma for r in scenario.regions])[region]
+    bandwidth = np.round(bw_median * np.exp(rng.normal(0, 1, n) * bw_sigma)).clip(64, None)
+    modes = np.array(cfg.failure_mode_weights)
+    failure_mode = rng.choice(3, n, p=modes / modes.sum()).astype(np.int8)
+    version = np.where(rng.random(n) < cfg.v1_share, 1, 2).astype(np.int8)
+    optin = (rng.random(n) < cfg.ee_optin_share) & (version == 2)
+    skew_kind = rng.random(n)
+    sign = np.where(rng.random(n) < 0.5, -1.0, 1.0)
+    skew = np.where(
+        skew_kind < cfg.skew_days_share, sign * rng.uniform(1, 30, n) * DAY,
+        np.where(skew_kind < cfg.skew_days_share + cfg.skew_minutes_share,
+                 sign * np.exp(rng.uniform(np.log(120), np.log(6 * HOUR), n)),
+                 rng.normal(0, 20, n)),
+    )
+
+    return Clients(
+        client_id=ids, region=region, bandwidth_kbps=bandwidth,
+        latency_factor=np.exp(rng.normal(0, cfg.latency_sigma, n)),
+        failure_mode=failure_mode, version=version, ee_optin=optin,
+        active_prob=rng.uniform(cfg.active_day_prob[0], cfg.active_day_prob[1], n),
+        rate=cfg.validations_per_day_median * np.exp(rng.normal(0, cfg.validations_sigma, n)),
+        flaky_prob=np.minimum(0.2, cfg.flaky_prob_median
+                              * np.exp(rng.normal(0, cfg.flaky_sigma, n))),
+        skew_s=np.round(skew, 3),
+        browser=np.where(rng.random(n) < 0.7, 0, 1).astype(np.int8),
+        os=rng.choice(4, n, p=[0.55, 0.25, 0.12, 0.08]).astype(np.int8),
+    )
+
+
+def _episodes(scenario: Scenario, clients: Clients, seed: int) -> Episodes:
+    cfg = scenario.client
+    rng = stream(seed, "episodes")
+    n = len(clients.client_id)
+    days = scenario.days
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, int]] = []
+
+    # Captive portals and firewalls: Poisson per client-day, exponential length.
+    counts = rng.poisson(cfg.captive_portal_per_day, (n, days))
+    c_idx, d_idx = np.nonzero(counts)
+    reps = counts[c_idx, d_idx]
+    who = np.repeat(c_idx, reps)
+    start = np.repeat(d_idx, reps) * DAY + rng.uniform(0, DAY, len(who))
+    length = rng.exponential(cfg.captive_portal_minutes * 60, len(who))
+    parts.append((who, start, start + length, 0))
+
+    # Corporate proxies that block OCSP: weekday office hours, local time.
+    proxied = np.flatnonzero(rng.random(n) < cfg.proxy_share)
+    weekday0 = datetime(scenario.start.year, scenario.start.month, scenario.start.day).weekday()
+    workdays = np.array([d for d in range(days) if (weekday0 + d) % 7 < 5], dtype=float)
+    offsets = np.array([r.utc_offset_h for r in scenario.regions])[clients.region[proxied]]
+    who = np.repeat(proxied, len(workdays))
+    day = np.tile(workdays, len(proxied))
+    local0 = np.repeat(offsets, len(workdays))
+    start = day * DAY + (cfg.proxy_work_hours[0] - local0) * HOUR
+    end = day * DAY + (cfg.proxy_work_hours[1] - local0) * HOUR
+    parts.append((who, start, end, 1))
+
+    if scenario.attack.enabled:
+        att = scenario.attack
+        victims = np.flatnonzero(rng.random(n) < att.client_share)
+        if len(victims) == 0:
+            victims = np.array([int(rng.integers(0, n))])
+        start = att.start_day * DAY + rng.uniform(0, 12 * HOUR, len(victims))
+        parts.append((victims, start, start + att.duration_hours * HOUR, 2))
+
+    client = np.concatenate([p[0] for p in parts]).astype(np.int64)
+    start = np.concatenate([p[1] for p in parts])
+    end = np.concatenate([p[2] for p in parts])
+    kind = np.concatenate([np.full(len(p[0]), p[3], np.int8) for p in parts])
+    order = np.lexsort((start, kind, client))
+
+    return Episodes(client=client[order], start=start[order], end=end[order], kind=kind[order])
+
+
+def schedule(
+    world: World, responder: np.ndarray, key: np.ndarray, t: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """thisUpdate and nextUpdate of the answer current at `t`.
+
+    Answers are re-signed every half validity; each certificate (OCSP) or CRL has
+    its own phase so refreshes are spread out.
+    """
+    validity = world.responders.validity_s[responder]
+    refresh = validity / 2
+    phase = ((key.astype(np.float64) * 0.6180339887498949) % 1.0) * refresh
+    this_update = np.floor((t - phase) / refresh) * refresh + phase
+
+    return this_update, this_update + validity
+
+
+CRL_KEY_OFFSET = 10_000_000
+
+
+def _build_crls(world: World) -> None:
+    """Sign each CA's CRL as published at the end of the period; measure entry sizes."""
+    t0 = time.perf_counter()
+    end = np.array([world.scenario.days * DAY])
+    certs = world.certs
+    for ca in world.pki.cas:
+        org = world.pki.orgs[ca.org]
+        responder = world.ca_crl[ca.index : ca.index + 1]
+        this_update, _ = schedule(world, responder, np.array([ca.index + CRL_KEY_OFFSET]), end)
+        when = float(this_update[0])
+        listed = np.flatnonzero((certs.issuer == ca.index) & (certs.revoked_at <= when))
+        listed = listed[np.argsort(certs.revoked_at[listed], kind="stable")]
+        stamp = world.start + timedelta(seconds=when)
+        empty = build_crl(ca, org, np.zeros(0, np.int64), np.zeros(0), [], stamp)
+        der = build_crl(
+            ca, org, certs.serial[listed],
+            certs.revoked_at[listed] + world.start.timestamp(),
+            [REASON_NAMES[i] for i in certs.reason[listed]], stamp,
+        )
+        world.crls[ca.index] = der
+        world.crl_base_bytes[ca.index] = len(empty)
+        if len(listed):
+            world.crl_entry_bytes[ca.index] = (len(der) - len(empty)) / len(listed)
+    log.info(
+        "signed %d CRLs (%d entries, %.0f KB) in %.2f s",
+        len(world.crls), int(np.isfinite(certs.revoked_at).sum()),
+        sum(len(d) for d in world.crls.values()) / 1024, time.perf_counter() - t0,
+    )
+
+
+def build_world(scenario: Scenario, seed: int) -> World:
+    """Build the static world for a scenario and seed (deterministic)."""
+    t0 = time.perf_counter()
+    start = datetime(scenario.start.year, scenario.start.month, scenario.start.day, tzinfo=UTC)
+    pki = build_pki(scenario, seed)
+    sign_pki(pki, start)
+    responders, host_index = _responders(scenario, pki, seed)
+
+    urls: list[str] = []
+    url_index: dict[str, int] = {}
+
+    def url_id(url: str | None) -> int:
+        if url is None:
+            return -1
+        if url not in url_index:
+            url_index[url] = len(urls)
+            urls.append(url)
+        return url_index[url]
+
+    def host_of(url: str | None) -> int:
+        return -1 if url is None else host_index[url.split("/")[2]]
+
+    ca_ocsp = np.array([host_of(ca.ocsp_url) for ca in pki.cas], np.int32)
+    ca_crl = np.array([host_of(ca.crl_url) for ca in pki.cas], np.int32)
+    ca_ocsp_url = np.array([url_id(ca.ocsp_url) for ca in pki.cas], np.int32)
+    ca_crl_url = np.array([url_id(ca.crl_url) for ca in pki.cas], np.int32)
+    crl_validity = responders.validity_s[ca_crl]
+    for ca, validity in zip(pki.cas, crl_validity):
+        ca.crl_validity_h = float(validity / HOUR)
+
+    certs, entry_times, base = _certificates(scenario, pki, seed)
+    processes = list(scenario.client.process_weights)
+    weights = np.array([scenario.client.process_weights[p] for p in processes])
+    clients = _clients(scenario, seed, len(processes))
+    episodes = _episodes(scenario, clients, seed)
+    serial_hex = [f"{int(s):016x}" for s in certs.serial[: certs.n_sites]]
+    spki = [ca.spki_sha256 for ca in pki.cas]
+    ee_sha = [
+        hashlib.sha256(f"{spki[i]}:{s}".encode()).hexdigest()
+        for i, s in zip(certs.issuer[: certs.n_sites].tolist(), serial_hex)
+    ]
+    world = World(
+        scenario=scenario, seed=seed, start=start, pki=pki, responders=responders,
+        ca_ocsp=ca_ocsp, ca_crl=ca_crl, ca_crl_validity_s=crl_validity, urls=urls,
+        ca_ocsp_url=ca_ocsp_url, ca_crl_url=ca_crl_url,
+        ca_parent=np.array([ca.parent for ca in pki.cas], np.int32),
+        outages=_outages(scenario, responders, seed), certs=certs, crl_base_bytes=base,
+        crl_entry_bytes=np.full(len(pki.cas), float(CRL_ENTRY_BYTES)), crls={},
+        crl_entry_times=entry_times, clients=clients, episodes=episodes,
+        processes=processes, process_cdf=np.cumsum(weights) / weights.sum(),
+        os_names=["Windows 7 SP1", "Windows XP SP3", "Windows Vista SP2", "Windows 8"],
+        ee_sha256=ee_sha, serial_hex=serial_hex,
+    )
+    _build_crls(world)
+    log.info(
+        "built world: %d CAs, %d responders, %d outages, %d certificates (%d sites), "
+        "%d clients, %d episodes in %.2f s",
+        len(pki.cas), len(responders.host), len(world.outages.start), len(certs.serial),
+        certs.n_sites, len(clients.client_id), len(episodes.start), time.perf_counter() - t0,
+    )
+
+    return world

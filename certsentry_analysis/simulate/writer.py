@@ -1,0 +1,207 @@
+"""Render one shard's checks as log files (through `logformat`) and its truth rows."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from certsentry_analysis.logformat import LogHeader, format_body, split_body
+from certsentry_analysis.simulate import faults
+from certsentry_analysis.simulate.checks import METHODS, OUTCOMES, SOURCES, ShardRows
+from certsentry_analysis.simulate.rng import stream
+from certsentry_analysis.simulate.wire import CAUSES, ERRORS
+from certsentry_analysis.simulate.world import DAY, REASON_NAMES, World
+
+PRODUCT = "CertSentry"
+PRODUCT_VERSION = {1: "0.9.4-beta", 2: "1.2.1"}
+
+
+@dataclass
+class ShardOutput:
+    """What a shard wrote: its upload records, file hashes and truth rows."""
+
+    uploads: list[dict[str, Any]]
+    files: list[tuple[str, str, int]]  # relative path, sha256, size
+    checks: pl.DataFrame
+    rows: int
+
+
+def _strings(table: list[str | None], idx: np.ndarray) -> pl.Series:
+    safe = np.where(idx < 0, len(table), idx)
+
+    return pl.Series([*table, None], dtype=pl.String).gather(safe)
+
+
+def _times(origin_ms: int, seconds: np.ndarray) -> pl.Series:
+    ms = np.round(seconds * 1000.0)
+    values = pl.Series(np.where(np.isnan(ms), 0, ms).astype(np.int64) + origin_ms)
+    values = values.cast(pl.Datetime("ms", "UTC"))
+
+    return values.set(pl.Series(np.isnan(ms)), None) if np.isnan(ms).any() else values
+
+
+def _nullable(values: np.ndarray) -> pl.Series:
+    series = pl.Series(values.astype(np.int64))
+
+    return series.set(pl.Series(values < 0), None) if (values < 0).any() else series
+
+
+def log_frame(world: World, c: dict[str, np.ndarray]) -> pl.DataFrame:
+    """The log columns (format version 2 superset) of a shard's rows."""
+    origin = int(world.start.timestamp() * 1000)
+    ca = c["ca"]
+    method = c["method"]
+    url = np.where(method == 0, world.ca_ocsp_url[ca], world.ca_crl_url[ca])
+    leaf = c["cert"] >= 0
+    optin = world.clients.ee_optin[c["client"]] & leaf
+    site = np.where(optin, c["site"], -1)
+
+    return pl.DataFrame(
+        {
+            "ts": _times(origin, c["ts_client"]),
+            "process": _strings(world.processes, c["process"]),
+            "chain_id": c["chain_id"].astype(np.int64),
+            "chain_pos": c["pos"].astype(np.int64),
+            "issuer_sha1": _strings([ca.sha1 for ca in world.pki.cas], ca),
+            "issuer_spki_sha256": _strings([ca.spki_sha256 for ca in world.pki.cas], ca),
+            "method": _strings(list(METHODS), method),
+            "url": _strings(world.urls, url),
+            "outcome": _strings(list(OUTCOMES), c["outcome"]),
+            "error": _strings(list(ERRORS), c["error"]),
+            "http_status": _nullable(c["http"]),
+            "bytes": _nullable(c["nbytes"]),
+            "latency_ms": c["latency"],
+            "source": _strings(list(SOURCES), c["source"]),
+            "this_update": _times(origin, c["this_update"]),
+            "next_update": _times(origin, c["next_update"]),
+            "revocation_reason": _strings(list(REASON_NAMES), c["reason"]),
+            "stapled": world.certs.stapled[c["site"]],
+            "ee_serial": _strings(world.serial_hex, site),
+            "ee_sha256": _strings(world.ee_sha256, site),
+        }
+    )
+
+
+def _header(world: World, client: int, opened: datetime) -> LogHeader:
+    cl = world.clients
+    version = int(cl.version[client])
+
+    return LogHeader(
+        version=version,
+        client_id=cl.client_id[client],
+        product=PRODUCT,
+        product_version=PRODUCT_VERSION[version],
+        os=world.os_names[int(cl.os[client])],
+        failure_mode=int(cl.failure_mode[client]),
+        ee_optin=bool(cl.ee_optin[client]),
+        opened=opened,
+        timeout_ms=int(world.scenario.per_url_timeout_ms) if version == 2 else None,
+        region=world.scenario.regions[int(cl.region[client])].name,
+    )
+
+
+def write_shard(world: World, shard: int, rows: ShardRows, out_dir: Path) -> ShardOutput:
+    """Write the shard's log files under out_dir/logs; return uploads, hashes and truth."""
+    c = rows.columns
+    n = len(rows)
+    rng = stream(world.seed, "uploads", shard)
+    fault_rng = stream(world.seed, "faults", shard)
+    frame = log_frame(world, c)
+
+    key = c["client"].astype(np.int64) * 100_000 + c["day"]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if n else np.zeros(0, np.int64)
+    counts = np.diff(np.r_[starts, n])
+    file_client = c["client"][starts]
+    file_version = world.clients.version[file_client]
+    row_version = np.repeat(file_version, counts)
+    bodies: dict[int, list[bytes]] = {}
+    for version in (1, 2):
+        mask = row_version == version
+        body = format_body(frame.filter(pl.Series(mask)), version, check_strings=False)
+        bodies[version] = split_body(body, counts[file_version == version])
+    taken = {1: 0, 2: 0}
+
+    kinds = faults.choose(world.scenario.faults, fault_rng, len(starts))
+    origin = world.start.timestamp()
+    upload_col = np.empty(n, dtype=object)
+    line_col = np.zeros(n, np.int64)
+    intact_col = np.ones(n, bool)
+    uploads: list[dict[str, Any]] = []
+    files: list[tuple[str, str, int]] = []
+    logs = out_dir / "logs"
+    for f, (start, count) in enumerate(zip(starts.tolist(), counts.tolist())):
+        client = int(file_client[f])
+        version = int(file_version[f])
+        body = bodies[version][taken[version]]
+        taken[version] += 1
+        ts = c["ts_client"][start : start + count]
+        opened = datetime.fromtimestamp(int(np.floor(ts.min() + origin)), tz=UTC)
+        close_at = np.floor(np.maximum.accumulate(ts) + origin).astype(np.int64) + 1
+        header = _header(world, client, opened)
+        ids = [rng.bytes(16).hex() for _ in range(3)]
+        result = faults.make_uploads(header, body, close_at, kinds[f], fault_rng, ids)
+        upload_col[start : start + count] = result.uploads[0].upload_id
+        line_col[start : start + count] = result.line_no
+        intact_col[start : start + count] = result.intact
+        day = (world.start + timedelta(days=int(c["day"][start]))).date().isoformat()
+        for up in result.uploads:
+            rel = f"logs/{day}/{up.upload_id}.log.gz"
+            path = logs / day / f"{up.upload_id}.log.gz"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(up.data)
+            files.append((rel, hashlib.sha256(up.data).hexdigest(), len(up.data)))
+            uploads.append({
+                "path": rel, "upload_id": up.upload_id, "client_id": header.client_id,
+                "day": day, "format_version": version, "fault": up.fault,
+                "encoding": up.encoding, "data_lines": up.data_lines,
+                "truth_rows": count, "rows_lost": up.rows_lost,
+                "bad_lines": up.bad_lines, "duplicate_of": up.duplicate_of,
+            })
+
+    return ShardOutput(uploads=uploads, files=files,
+                       checks=truth_frame(world, c, frame, upload_col, line_col, intact_col),
+                       rows=n)
+
+
+def truth_frame(world: World, c: dict[str, np.ndarray], frame: pl.DataFrame,
+                upload: np.ndarray, line_no: np.ndarray, intact: np.ndarray) -> pl.DataFrame:
+    """The per-check truth: hidden cause, true latency, where the row landed."""
+    origin = int(world.start.timestamp() * 1000)
+    leaf = c["cert"] >= 0
+
+    return pl.DataFrame(
+        {
+            "client_id": _strings(world.clients.client_id, c["client"]),
+            "chain_id": frame["chain_id"],
+            "chain_pos": frame["chain_pos"],
+            "method": frame["method"],
+            "ts": frame["ts"],
+            "ts_true": _times(origin, c["ts_true"]),
+            "day": _days(world, c["day"]),
+            "responder": _strings(world.responders.host, c["responder"]),
+            "issuer_spki_sha256": frame["issuer_spki_sha256"],
+            "site_rank": _nullable(np.where(leaf, c["site"] + 1, -1)),
+            "source": frame["source"],
+            "outcome": frame["outcome"],
+            "error": frame["error"],
+            "latency_ms": frame["latency_ms"],
+            "true_latency_ms": c["true_latency"],
+            "cause": _strings(list(CAUSES), c["cause"].astype(np.int64)),
+            "fallback": c["sub"] == 1,
+            "upload_id": pl.Series(upload.tolist(), dtype=pl.String),
+            "line_no": line_no,
+            "intact": intact,
+        }
+    )
+
+
+def _days(world: World, day: np.ndarray) -> pl.Series:
+    epoch_day = int(world.start.timestamp() // DAY)
+
+    return pl.Series((day + epoch_day).astype(np.int32)).cast(pl.Date)

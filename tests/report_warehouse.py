@@ -1,0 +1,162 @@
+"""A small hand-made warehouse for the report tests: base tables plus a few result tables.
+
+Independent of the simulator and the analysis, so the report's layout, escaping and
+reproducibility are tested on inputs whose every value is known.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from certsentry_analysis.analysis import store_table
+from certsentry_analysis.ingest.schema import create_schema
+
+# A CA name built from every character that means something in Typst markup.
+EVIL_CA = r"Evil #CA [x] *bold* _it_ $m$ \ <lbl> @ref `raw` = == - + / // /* ~ 'q' \"d\""
+CLIENTS = [f"{i:016x}" for i in range(12)]
+DAY0 = datetime(2012, 3, 1)
+
+
+def _checks(n_days: int = 3) -> pd.DataFrame:
+    rows = []
+    responders = [
+        ("ocsp.good.example", "OCSP", "A" * 40, "a" * 64),
+        ("crl.evil.example", "CRL", "B" * 40, "b" * 64),
+    ]
+    line = 0
+    for day in range(n_days):
+        for ci, client in enumerate(CLIENTS):
+            for k in range(5):
+                responder, method, sha1, spki = responders[(ci + k) % 2]
+                line += 1
+                failed = (ci * 7 + k + day) % 11 == 0
+                rows.append(
+                    {
+                        "file_id": day * len(CLIENTS) + ci,
+                        "line_no": line,
+                        "client": client,
+                        "day": (DAY0 + timedelta(days=day)).date(),
+                        "ts": DAY0 + timedelta(days=day, minutes=ci * 10 + k),
+                        "process": "browser.exe",
+                        "chain_id": ci * 100 + k,
+                        "chain_pos": 0,
+                        "issuer_sha1": sha1,
+                        "issuer_spki_sha256": spki,
+                        "method": method,
+                        "url": f"http://{responder}/",
+                        "responder": responder,
+                        "outcome": "error" if failed else "good",
+                        "error": "ERROR_INTERNET_TIMEOUT" if failed else None,
+                        "http_status": None if failed else 200,
+                        "bytes": None if failed else (1200 if method == "CRL" else 470),
+                        "latency_ms": 15000.0 if failed else 80.0 + 13 * k + ci,
+                        "source": "wire",
+                        "this_update": None,
+                        "next_update": None,
+                        "revocation_reason": None,
+                        "stapled": False,
+                        "ee_serial": None,
+                        "ee_sha256": None,
+                        "failure_mode": 0,
+                        "region": "eu" if ci % 2 else "na",
+                        "timeout_ms": 15000,
+                        "skew_flag": False,
+                        "unknown_issuer": False,
+                    }
+                )
+
+    return pd.DataFrame(rows)
+
+
+def league_table() -> pd.DataFrame:
+    """A league table whose operator names need escaping."""
+    return pd.DataFrame(
+        {
+            "responder": ["ocsp.good.example", "crl.evil.example"],
+            "operator": ["Good Trust Inc.", EVIL_CA],
+            "wire_checks": [90, 90],
+            "clients": [12, 12],
+            "failure_rate": [0.0123, 0.0456],
+            "ci_low": [0.0050, 0.0301],
+            "ci_high": [0.0290, 0.0712],
+        }
+    )
+
+
+def mechanism_comparison() -> pd.DataFrame:
+    """Six policies with made-up but internally consistent measures."""
+    return pd.DataFrame(
+        {
+            "policy": [
+                "soft-fail",
+                "hard-fail (3 s)",
+                "issuer-scoped hard-fail",
+                "CRLSet",
+                "CRLite",
+                "stapling",
+            ],
+            "breakage": [0.0, 0.031, 0.004, 0.0, 0.0, 0.002],
+            "protection": [0.0, 0.97, 0.41, 0.23, 1.0, 0.35],
+            "bytes_per_client_day": [5400.0, 5400.0, 5400.0, 2100.0, 9800.0, 800.0],
+            "privacy": ["CA sees sites", "CA sees sites", "CA sees sites", "none", "none", "none"],
+            "viable": [True, False, True, True, True, True],
+        }
+    )
+
+
+def build(db: Path, raw: Path | None = None, *, results: bool = True) -> Path:
+    """Create the warehouse at `db` (and a raw folder with a manifest when `raw` is given)."""
+    checks = _checks()
+    with duckdb.connect(str(db)) as con:
+        create_schema(con)
+        con.register("c", checks)
+        con.execute("INSERT INTO checks BY NAME SELECT * FROM c")
+        con.execute(
+            """
+            INSERT INTO files (file_id, path, sha256, size_bytes, client, day, rows_loaded,
+                               rows_quarantined, status, reason, is_current, ingested_at)
+            SELECT DISTINCT file_id, 'logs/' || file_id || '.log.gz', 'f' || file_id, 100,
+                   client, day, 5, 0, 'loaded', NULL, true, TIMESTAMP '2012-03-04 00:00:00'
+            FROM c
+            """
+        )
+        con.execute(
+            """
+            INSERT INTO files (file_id, path, sha256, size_bytes, rows_loaded,
+                               rows_quarantined, status, reason, is_current, ingested_at)
+            VALUES (900, 'logs/broken.log.gz', 'x', 10, 0, 0, 'rejected',
+                    'not gzip: bad magic bytes', false, TIMESTAMP '2012-03-04 00:00:00')
+            """
+        )
+        con.execute(
+            "INSERT INTO quarantine VALUES (3, 'logs/3.log.gz', 17, 'junk', 'latency_ms', "
+            "'not a number: junk')"
+        )
+        con.execute(
+            "INSERT INTO issuers (issuer_sha1, issuer_spki_sha256, subject, organization) "
+            "VALUES (?, ?, 'CN=Good CA', 'Good Trust Inc.'), (?, ?, 'CN=Evil', ?)",
+            ["A" * 40, "a" * 64, "B" * 40, "b" * 64, EVIL_CA],
+        )
+        con.execute(
+            "INSERT INTO clients (client, failure_mode, ee_optin, region, files) "
+            "SELECT client, 0, false, any_value(region), count(DISTINCT file_id) "
+            "FROM c GROUP BY client"
+        )
+        con.unregister("c")
+        if results:
+            store_table(con, "league_table", league_table())
+            store_table(con, "mechanism_comparison", mechanism_comparison())
+
+    if raw is not None:
+        (raw / "logs" / "2012-03-01").mkdir(parents=True, exist_ok=True)
+        for i in range(3):
+            (raw / "logs" / "2012-03-01" / f"{i:04x}.log.gz").write_bytes(b"")
+        manifest = {"scenario": "handmade", "seed": 5, "generated_at": "2012-03-04T00:00:00Z"}
+        (raw / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+
+    return db
