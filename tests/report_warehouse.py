@@ -74,39 +74,124 @@ def _checks(n_days: int = 3) -> pd.DataFrame:
 
 
 def league_table() -> pd.DataFrame:
-    """A league table whose operator names need escaping."""
+    """A league table (columns as the statistics stage writes them) with a hostile CA name."""
     return pd.DataFrame(
         {
-            "responder": ["ocsp.good.example", "crl.evil.example"],
-            "operator": ["Good Trust Inc.", EVIL_CA],
-            "wire_checks": [90, 90],
-            "clients": [12, 12],
-            "failure_rate": [0.0123, 0.0456],
-            "ci_low": [0.0050, 0.0301],
-            "ci_high": [0.0290, 0.0712],
+            "method": ["OCSP", "CRL", "OCSP"],
+            "rank": [1.0, 1.0, None],
+            "responder": ["ocsp.good.example", "crl.evil.example", "ocsp.small.example"],
+            "operator": ["Good Trust Inc.", EVIL_CA, "Small CA"],
+            "wire_checks": [90.0, 90.0, None],
+            "clients": [12.0, 12.0, None],
+            "failure_rate": [0.0123, 0.0456, None],
+            "failure_ci_low": [0.0050, 0.0301, None],
+            "failure_ci_high": [0.0290, 0.0712, None],
+            "attributable_rate": [0.0101, 0.0400, None],
+            "attributable_ci_low": [0.0040, 0.0250, None],
+            "attributable_ci_high": [0.0210, 0.0650, None],
+            "p50_ms": [95.0, 180.0, None],
+            "p50_low": [90.0, 170.0, None],
+            "p50_high": [101.0, 191.0, None],
+            "suppressed": [False, False, True],
         }
     )
 
 
-def mechanism_comparison() -> pd.DataFrame:
-    """Six policies with made-up but internally consistent measures."""
+def failure_rates() -> pd.DataFrame:
+    """Per-method failure rates (the `level == 'method'` rows of results.failure_rates)."""
     return pd.DataFrame(
         {
-            "policy": [
-                "soft-fail",
-                "hard-fail (3 s)",
-                "issuer-scoped hard-fail",
+            "level": ["method", "method"],
+            "name": ["(all)", "(all)"],
+            "method": ["CRL", "OCSP"],
+            "wire_checks": [90.0, 90.0],
+            "clients": [12.0, 12.0],
+            "failure_rate": [0.0456, 0.0123],
+            "failure_ci_low": [0.0301, 0.0050],
+            "failure_ci_high": [0.0712, 0.0290],
+            "attributable_rate": [0.0400, 0.0101],
+            "attributable_ci_low": [0.0250, 0.0040],
+            "attributable_ci_high": [0.0650, 0.0210],
+            "suppressed": [False, False],
+        }
+    )
+
+
+def viability_frontier() -> pd.DataFrame:
+    """Three replayed policies; hard-fail for all CAs is not viable."""
+    return pd.DataFrame(
+        {
+            "policy": ["soft-fail", "hard-fail-all", "hard-fail-issuers"],
+            "client_side": ["removed"] * 3,
+            "budget_validations": [1e-4] * 3,
+            "budget_client_days": [0.01] * 3,
+            "viable": [True, False, True],
+            "timeout_ms": [100.0, None, 3000.0],
+            "validation_breakage": [0.0, 0.031, 0.00004],
+            "validation_ci_low": [0.0, 0.020, 0.00001],
+            "validation_ci_high": [0.0, 0.045, 0.00009],
+            "client_day_breakage": [0.0, 0.2, 0.004],
+            "client_day_ci_low": [0.0, 0.1, 0.001],
+            "client_day_ci_high": [0.0, 0.3, 0.009],
+            "mean_wait_ms": [120.0, 900.0, 300.0],
+        }
+    )
+
+
+def exposure_windows() -> pd.DataFrame:
+    """Protection against a blocking attacker per mechanism."""
+    mechanisms = ["online soft-fail", "online hard-fail", "CRLSet", "CRLite"]
+    return pd.DataFrame(
+        {
+            "mechanism": mechanisms * 2,
+            "attacker": ["none"] * 4 + ["blocking"] * 4,
+            "revocations": [40.0] * 8,
+            "share_protected": [1.0, 1.0, 0.23, 1.0, 0.0, 1.0, 0.23, 1.0],
+            "median_worst_hours": [96.0, 96.0, 30.0, 30.0, float("inf"), 96.0, 30.0, 30.0],
+            "max_worst_hours": [168.0, 168.0, 30.0, 30.0, float("inf"), 168.0, 30.0, 30.0],
+        }
+    )
+
+
+def revocation_mechanisms() -> pd.DataFrame:
+    """Costs and privacy per mechanism (columns as the revocation stage writes them)."""
+    return pd.DataFrame(
+        {
+            "mechanism": [
+                "online soft-fail",
+                "online hard-fail at viable T",
                 "CRLSet",
                 "CRLite",
-                "stapling",
+                "OCSP stapling",
             ],
-            "breakage": [0.0, 0.031, 0.004, 0.0, 0.0, 0.002],
-            "protection": [0.0, 0.97, 0.41, 0.23, 1.0, 0.35],
-            "bytes_per_client_day": [5400.0, 5400.0, 5400.0, 2100.0, 9800.0, 800.0],
-            "privacy": ["CA sees sites", "CA sees sites", "CA sees sites", "none", "none", "none"],
-            "viable": [True, False, True, True, True, True],
+            "coverage": [0.98, 0.98, 0.23, 1.0, 0.05],
+            "bytes_per_client_day": [5400.0, 5400.0, 2100.0, 9800.0, 0.0],
+            "added_latency_ms": [180.0, 240.0, 0.0, 0.0, 0.0],
+            "ca_learns": [
+                "the responder sees which site",
+                "the responder sees which site",
+                "nothing: pushed",
+                "nothing: pushed",
+                "nothing: the server fetches",
+            ],
+            "blocking_attacker": [
+                "none: accepted",
+                "yes: fails",
+                "only carried ones",
+                "yes, enrolled",
+                "no, unless must-staple",
+            ],
         }
     )
+
+
+RESULT_TABLES = {
+    "league_table": league_table,
+    "failure_rates": failure_rates,
+    "viability_frontier": viability_frontier,
+    "exposure_windows": exposure_windows,
+    "revocation_mechanisms": revocation_mechanisms,
+}
 
 
 def build(db: Path, raw: Path | None = None, *, results: bool = True) -> Path:
@@ -149,8 +234,8 @@ def build(db: Path, raw: Path | None = None, *, results: bool = True) -> Path:
         )
         con.unregister("c")
         if results:
-            store_table(con, "league_table", league_table())
-            store_table(con, "mechanism_comparison", mechanism_comparison())
+            for name, make in RESULT_TABLES.items():
+                store_table(con, name, make())
 
     if raw is not None:
         (raw / "logs" / "2012-03-01").mkdir(parents=True, exist_ok=True)

@@ -230,7 +230,10 @@ def test_viable_timeout_is_read_from_breakage_results(
 
 
 def test_missing_inputs_give_tables_that_say_so() -> None:
-    tables = compute_all(duckdb.connect(), raw_dir=None)
+    con = duckdb.connect()
+    tables = compute_all(con, raw_dir=None)
+    for name, frame in tables.items():
+        analysis.store_table(con, name, frame)
     inputs = tables["revocation_inputs"].set_index("input")
 
     assert set(tables) == set(TABLES)

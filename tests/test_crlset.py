@@ -66,7 +66,8 @@ def test_chrome_header_layout_and_field_order() -> None:
 
     assert header == (
         '{"Version":0,"ContentType":"CRLSet","Sequence":5,"DeltaFrom":0,"NumParents":1,'
-        '"BlockedSPKIs":[],"NotAfter":7}'
+        '"BlockedSPKIs":[],"KnownInterceptionSPKIs":null,"BlockedInterceptionSPKIs":null,'
+        '"NotAfter":7}'
     )
     assert data[2 + length :] == ROOT + b"\x01\x00\x00\x00" + b"\x01\x02"
 

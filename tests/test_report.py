@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pypdf
 import pytest
 import report_warehouse
@@ -57,19 +58,40 @@ def test_title_page_scope_equals_the_warehouse_counts(
     assert f"logged by {fmt_int(clients)} CertSentry clients over {fmt_int(days)} days" in text
 
 
-def test_headline_failure_range_comes_from_the_league_table(
+def test_headline_rates_come_from_the_failure_rates_table(
     handmade: tuple[Path, Path], report_pdf: Path
 ) -> None:
     db, _ = handmade
     with duckdb.connect(str(db), read_only=True) as con:
         rows = con.execute(
-            "SELECT failure_rate, ci_low, ci_high FROM results.league_table ORDER BY 1"
+            "SELECT method, wire_checks, failure_rate, failure_ci_low, failure_ci_high "
+            "FROM results.failure_rates WHERE level = 'method'"
+        ).fetchall()
+
+    _, text = _text(report_pdf)
+    abstract = text[: text.index("Contents")]
+
+    for method, n, rate, low, high in rows:
+        assert f"Of {fmt_int(n)} {method} checks on the wire, {fmt_pct_ci(rate, low, high)}" in (
+            abstract
+        )
+
+
+def test_league_range_comes_from_unsuppressed_rows(
+    handmade: tuple[Path, Path], report_pdf: Path
+) -> None:
+    db, _ = handmade
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute(
+            "SELECT failure_rate, failure_ci_low, failure_ci_high FROM results.league_table "
+            "WHERE NOT suppressed ORDER BY 1"
         ).fetchall()
 
     _, text = _text(report_pdf)
 
-    assert fmt_pct_ci(*rows[0]) in text
+    assert f"range from {fmt_pct_ci(*rows[0])}" in text
     assert fmt_pct_ci(*rows[-1]) in text
+    assert "ocsp.small.example" not in text
 
 
 def test_ingestion_counts_and_reasons_are_reported(report_pdf: Path) -> None:
@@ -136,17 +158,44 @@ def test_briefing_recommends_the_most_protective_viable_policy(
     handmade: tuple[Path, Path], tmp_path: Path
 ) -> None:
     db, raw = handmade
-    policies = report_warehouse.mechanism_comparison()
-    viable = policies[policies["viable"]].sort_values("protection", ascending=False)
-    best = viable.iloc[0]
+    blocking = report_warehouse.exposure_windows().query("attacker == 'blocking'")
+    crlite = blocking.set_index("mechanism").loc["CRLite", "share_protected"]
+    soft = blocking.set_index("mechanism").loc["online soft-fail", "share_protected"]
 
     out = build_briefing(db, tmp_path / "b.pdf", raw_dir=raw)
 
     pages, text = _text(out)
     assert 1 <= pages <= 4
-    assert f"Recommendation. {best['policy']} protects users from" in text
-    assert fmt_pct(best["protection"]) in text
-    assert "1 of 6 policies were ruled out" in text
+    # Hard-fail for all CAs protects as much but is not viable; CRLite is.
+    assert "Recommendation. CRLite protects against an attacker who blocks revocation " in text
+    assert f"checks for {fmt_pct(crlite)} of revoked certificates" in text
+    assert f"Today's soft-fail default protects {fmt_pct(soft)}" in text
+    assert "Hard-fail for all CAs breaks too many connections" in text
+
+
+def test_recommendation_follows_the_numbers_not_a_fixed_answer() -> None:
+    from certsentry_analysis.report.briefing_policies import recommend
+
+    table = pd.DataFrame(
+        {
+            "policy": ["Soft-fail", "CRLSet", "CRLite"],
+            "live_check": [True, False, False],
+            "timeout_ms": [100.0, float("nan"), float("nan")],
+            "breakage": [0.0, 0.0, 0.0],
+            "viable": [True, True, True],
+            "protection": [0.0, 0.9, 0.6],
+            "bytes_per_client_day": [10.0, 20.0, 30.0],
+        }
+    )
+
+    chosen, _ = recommend(table)
+    chosen_tied, reasons = recommend(table.assign(protection=[0.0, 0.9, 0.9]))
+
+    assert chosen == "CRLSet"
+    assert chosen_tied == "CRLSet"  # equal protection: fewer bytes wins
+    table.loc[2, "protection"] = 0.95
+    assert recommend(table)[0] == "CRLite"
+    assert any("protects about as well" in str(p) for p in reasons)
 
 
 def test_briefing_without_comparison_table_says_so(tmp_path: Path) -> None:
@@ -156,6 +205,7 @@ def test_briefing_without_comparison_table_says_so(tmp_path: Path) -> None:
 
     _, text = _text(out)
     assert "no recommendation is made" in text
+    assert "Some inputs are missing from this warehouse" in text
 
 
 def test_cli_commands_write_the_pdfs(handmade: tuple[Path, Path], tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from certsentry_analysis.figures.policy import (
     breakage_curves,
     coverage_curve,
     grouped_bars,
+    policy_panels,
     tradeoff_scatter,
 )
 from certsentry_analysis.figures.reliability import (
@@ -37,6 +38,7 @@ __all__ = [
     "league_plot",
     "new_figure",
     "outage_timeline",
+    "policy_panels",
     "save_svg",
     "share_bars",
     "svg_bytes",

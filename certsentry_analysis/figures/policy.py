@@ -200,3 +200,39 @@ def grouped_bars(
         ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=len(present))
 
     return fig
+
+
+def policy_panels(
+    frame: pd.DataFrame,
+    *,
+    label: str,
+    panels: dict[str, str],
+    missing_text: str = "n/a",
+) -> Figure:
+    """Side-by-side horizontal bar panels (shares in [0, 1]), one row per policy.
+
+    Each panel has its own x scale, so a breakage of 0.01% stays visible beside a
+    protection of 90%. A missing value is written as `missing_text`, not drawn as zero.
+    """
+    n = max(len(frame), 1)
+    with house_style():
+        fig, axes = new_figure(len(panels), height=0.9 + 0.32 * n)
+        y = np.arange(len(frame))[::-1]
+        for i, (ax, (title, column)) in enumerate(zip(axes, panels.items(), strict=True)):
+            values = frame[column].to_numpy(float) * 100
+            colour = OKABE_ITO[i % len(OKABE_ITO)]
+            ax.barh(y, np.nan_to_num(values), height=0.6, color=colour)
+            top = np.nanmax(values) if np.isfinite(values).any() else 0.0
+            for yi, v in zip(y, values, strict=True):
+                text = missing_text if not np.isfinite(v) else f"{v:.3g}%"
+                ax.text(np.nan_to_num(v) + top * 0.02, yi, text, va="center", fontsize=7.5)
+            ax.set_xlim(0, top * 1.35 if top > 0 else 1)
+            ax.xaxis.set_major_formatter(PercentFormatter())
+            ax.set_xlabel(title)
+            ax.grid(axis="y", visible=False)
+            if i == 0:
+                ax.set_yticks(y, [str(v) for v in frame[label]])
+            else:
+                ax.set_yticks(y, [""] * len(y))
+
+    return fig

@@ -33,6 +33,12 @@ _READ_LINES = (
 )
 
 
+_PROBLEMS = pa.Table.from_pylist(
+    parse_sql.problems_table(),
+    schema=pa.schema([("code", pa.int32()), ("reason", pa.string()), ("field", pa.string())]),
+)
+
+
 @dataclass(frozen=True)
 class BatchFile:
     """A prescanned file with its warehouse identity decided."""
@@ -172,12 +178,17 @@ def _stage(con: duckdb.DuckDBPyConnection, table: pa.Table) -> None:
             )
 
 
+# Counted from the tables just written (checks by its file_id range, which zone maps
+# make cheap), so the reconciliation in `files` is a measurement, not an assumption.
 _COUNT_ROWS = """
 UPDATE files SET rows_loaded = c.loaded, rows_quarantined = c.quarantined
 FROM (
-  SELECT file_id, count(*) FILTER (WHERE reason IS NULL) AS loaded,
-         count(*) FILTER (WHERE reason IS NOT NULL) AS quarantined
-  FROM parsed GROUP BY file_id
+  SELECT b.file_id, coalesce(l.n, 0) AS loaded, coalesce(q.n, 0) AS quarantined
+  FROM batch b
+  LEFT JOIN (
+    SELECT file_id, count(*) AS n FROM checks WHERE file_id BETWEEN $lo AND $hi GROUP BY file_id
+  ) l USING (file_id)
+  LEFT JOIN (SELECT file_id, count(*) AS n FROM bad GROUP BY file_id) q USING (file_id)
 ) c
 WHERE files.file_id = c.file_id
 """
@@ -222,17 +233,18 @@ def load_batch(
     forced = _forced_rows(files)
     con.register("batch", table)
     con.register("forced", forced)
+    con.register("problems", _PROBLEMS)
     try:
         con.execute("BEGIN TRANSACTION")
         con.execute(_INSERT_FILES)
         if any(status in READABLE for status in table.column("status").to_pylist()):
             _stage(con, table)
             params = parse_sql.parse_parameters()
-            con.execute(parse_sql.classify_sql(), _used(parse_sql.classify_sql(), params))
-            insert = parse_sql.insert_checks_sql()
-            con.execute(insert, _used(insert, params))
+            for statement in (parse_sql.bad_lines_sql(), parse_sql.insert_checks_sql()):
+                con.execute(statement, _used(statement, params))
             con.execute(parse_sql.INSERT_QUARANTINE_SQL)
-            con.execute(_COUNT_ROWS)
+            bounds = {"lo": files[0].file_id, "hi": files[-1].file_id}
+            con.execute(_COUNT_ROWS, bounds)
             con.execute(_MARK_CURRENT)
             con.execute(_MARK_PARQUET)
         counts = con.execute(
@@ -246,7 +258,8 @@ def load_batch(
     finally:
         con.unregister("batch")
         con.unregister("forced")
-        for temp in ("stage", "stage_files", "parsed"):
+        con.unregister("problems")
+        for temp in ("stage", "stage_files", "bad"):
             con.execute(f"DROP TABLE IF EXISTS temp.{temp}")
 
     return {file_id: (loaded, quarantined) for file_id, loaded, quarantined in counts}

@@ -128,12 +128,12 @@ def _checks(f: logformat.Field) -> list[tuple[str, str]]:
 
 
 def _value(f: logformat.Field) -> str:
-    """Expression for the typed value of one field (only evaluated on good rows)."""
+    """Expression for the typed value of one field (only used for rows that passed)."""
     raw = _raw(f.name)
     if f.zeek_type == "time":
-        typed = f"epoch_ms(CAST(round(CAST({raw} AS DOUBLE) * 1000) AS BIGINT))"
+        typed = f"epoch_ms(TRY_CAST(round(TRY_CAST({raw} AS DOUBLE) * 1000) AS BIGINT))"
     elif f.zeek_type in {"count", "interval"}:
-        typed = f"CAST({raw} AS {f.duckdb_type})"
+        typed = f"TRY_CAST({raw} AS {f.duckdb_type})"
     elif f.zeek_type == "bool":
         typed = f"({raw} = 'T')"
     elif f.allowed is not None:
@@ -149,44 +149,39 @@ def _value(f: logformat.Field) -> str:
     return f"CASE WHEN {raw} <> '-' THEN {typed} END"
 
 
-def _reason_case() -> tuple[str, str]:
-    """CASE expressions naming the first problem of a line and the field it is in."""
-    reasons = [
-        ("forced_reason IS NOT NULL", "forced_reason", "forced_field"),
-        ("line IS NULL OR line = ''", "'empty line'", "NULL"),
-        ("starts_with(line, '#')", "'unexpected directive line'", "NULL"),
-        (
-            "n_fields <> expected_fields",
-            "'expected ' || expected_fields || ' fields, got ' || n_fields",
-            "NULL",
-        ),
+def problems() -> list[tuple[int, str, str, str | None]]:
+    """Every line check in order: (code, condition on `fielded`, reason, field)."""
+    checks: list[tuple[str, str, str | None]] = [
+        ("line IS NULL OR line = ''", "empty line", None),
+        ("starts_with(line, '#')", "unexpected directive line", None),
+        ("n_fields <> expected_fields", "wrong number of fields", None),
     ]
     for f in _ALL_FIELDS:
-        for condition, reason in _checks(f):
-            reasons.append((condition, f"'{reason}'", f"'{f.name}'"))
-    reasons.append(("responder = ''", "'url has no host'", "'url'"))
-    for condition, reason in _CONSISTENCY:
-        reasons.append((condition, f"'{reason}'", "'error'"))
-    reason = "CASE " + " ".join(f"WHEN {c} THEN {r}" for c, r, _ in reasons) + " END"
-    field = "CASE " + " ".join(f"WHEN {c} THEN {fl}" for c, _, fl in reasons) + " END"
+        checks.extend((condition, reason, f.name) for condition, reason in _checks(f))
+    checks.append(("responder = ''", "url has no host", "url"))
+    checks.extend((condition, reason, "error") for condition, reason in _CONSISTENCY)
 
-    return reason, field
+    return [(code, *check) for code, check in enumerate(checks, start=1)]
 
 
-def classify_sql() -> str:
-    """Statement creating temp table `parsed` from `stage`, `stage_files` and `batch`.
+def problems_table() -> list[dict[str, Any]]:
+    """Rows of the lookup table `problems(code, reason, field)` the classify step joins."""
+    return [{"code": c, "reason": r, "field": f} for c, _, r, f in problems()]
 
-    `stage(filename, line)` holds every line of the batch's files in file order;
-    `stage_files(filename, first_rowid)` the rowid of each file's first line;
-    `batch` one row per file with its header context; `forced` lines whose reason
-    was already decided in Python (control characters, invalid UTF-8, cut-off line).
+
+def _lines_cte() -> str:
+    """WITH clause defining `lines_in`: the batch's data lines with raw fields and responder.
+
+    Reads `stage(filename, line)` (every line of the batch's files in file order),
+    `stage_files(filename, first_rowid)`, `batch` (one row per file with its header
+    context) and `forced` (lines whose reason Python already decided). DuckDB inlines
+    these CTEs, so the split happens while scanning and nothing is materialised.
     """
     raws = ",\n".join(
         f"    CASE WHEN n_fields >= {_POSITION[f.name]} THEN v[{_POSITION[f.name]}] END"
         f" AS {_raw(f.name)}"
         for f in _ALL_FIELDS
     )
-    reason, field = _reason_case()
     url = _raw("url")
     responder = (
         f"lower(regexp_extract({url}, '^[A-Za-z][A-Za-z0-9+.-]*://(?:[^/?#@]*@)?"
@@ -194,63 +189,84 @@ def classify_sql() -> str:
     )
 
     return f"""
-CREATE OR REPLACE TEMP TABLE parsed AS
 WITH numbered AS (
-  SELECT b.*, CAST(s.rowid - sf.first_rowid + 1 AS INTEGER) AS line_no, s.line
+  SELECT b.file_id, b.client, b.day, b.version, b.ee_optin, b.failure_mode, b.region,
+    b.timeout_ms, CAST(s.rowid - sf.first_rowid + 1 AS INTEGER) AS line_no, s.line,
+    b.header_lines, b.data_lines
   FROM stage s
   JOIN stage_files sf USING (filename)
   JOIN batch b ON b.read_path = s.filename
-), data_lines AS (
-  SELECT n.*, string_split(n.line, chr(9)) AS v,
-    len(string_split(n.line, chr(9))) AS n_fields,
-    CASE WHEN n.version = 1 THEN $field_count_v1 ELSE $field_count_v2 END AS expected_fields,
-    fq.reason AS forced_reason, fq.field AS forced_field, fq.raw_line AS forced_raw
+), split AS (
+  SELECT n.* EXCLUDE (header_lines, data_lines), string_split(n.line, chr(9)) AS v,
+    CASE WHEN n.version = 1 THEN $field_count_v1 ELSE $field_count_v2 END AS expected_fields
   FROM numbered n
-  LEFT JOIN forced fq ON fq.file_id = n.file_id AND fq.line_no = n.line_no
   WHERE n.line_no > n.header_lines AND n.line_no <= n.header_lines + n.data_lines
 ), fielded AS (
   SELECT *,
 {raws}
-  FROM data_lines
-), hosted AS (
+  FROM (SELECT *, len(v) AS n_fields FROM split)
+), lines_in AS (
   SELECT *, CASE WHEN {url} IS NOT NULL AND {url} <> '-' THEN {responder} END AS responder
   FROM fielded
+)"""
+
+
+def bad_lines_sql() -> str:
+    """Statement creating temp table `bad`: every data line that fails a check, with why.
+
+    Only failing lines are materialised; good lines are typed straight from the stage
+    by `insert_checks_sql`.
+    """
+    problem = "CASE " + " ".join(f"WHEN {c} THEN {code}" for code, c, _, _ in problems()) + " END"
+
+    return f"""
+CREATE OR REPLACE TEMP TABLE bad AS
+{_lines_cte()}, judged AS (
+  SELECT l.file_id, l.line_no, l.line, l.expected_fields, l.n_fields,
+    fq.reason AS forced_reason, fq.field AS forced_field, fq.raw_line AS forced_raw,
+    CASE WHEN fq.reason IS NOT NULL THEN 0 ELSE {problem} END AS problem
+  FROM lines_in l
+  LEFT JOIN forced fq ON fq.file_id = l.file_id AND fq.line_no = l.line_no
 )
-SELECT file_id, line_no, client, day, version, ee_optin, failure_mode, region, timeout_ms,
-  coalesce(forced_raw, line) AS raw_line, responder,
-  {reason} AS reason,
-  {field} AS field,
-  {", ".join(_raw(f.name) for f in _ALL_FIELDS)}
-FROM hosted
+SELECT j.file_id, j.line_no, coalesce(j.forced_raw, j.line) AS raw_line,
+  CASE
+    WHEN j.problem = 0 THEN j.forced_reason
+    WHEN p.reason = 'wrong number of fields'
+      THEN 'expected ' || j.expected_fields || ' fields, got ' || j.n_fields
+    ELSE p.reason
+  END AS reason,
+  CASE WHEN j.problem = 0 THEN j.forced_field ELSE p.field END AS field
+FROM judged j LEFT JOIN problems p ON p.code = j.problem
+WHERE j.problem IS NOT NULL
 """
 
 
 def insert_checks_sql() -> str:
-    """Statement inserting the good rows of `parsed` into `checks`."""
+    """Statement inserting every data line not in `bad` into `checks`, typed."""
     values = {f.name: _value(f) for f in _ALL_FIELDS}
     values["responder"] = "responder"
     values["skew_flag"] = (
         f"({values['ts']} < CAST(day AS TIMESTAMP) - $skew_tolerance"
         f" OR {values['ts']} >= CAST(day AS TIMESTAMP) + INTERVAL 1 DAY + $skew_tolerance)"
     )
-    values["unknown_issuer"] = (
-        f"{_raw('issuer_sha1')} NOT IN (SELECT issuer_sha1 FROM issuers)"
-    )
+    values["unknown_issuer"] = f"{_raw('issuer_sha1')} NOT IN (SELECT issuer_sha1 FROM issuers)"
     for name in ("file_id", "line_no", "client", "day", "failure_mode", "region", "timeout_ms"):
         values[name] = name
     names = [name for name, _ in CHECK_COLUMNS]
 
     return (
         f"INSERT INTO checks ({', '.join(names)})\n"
+        f"{_lines_cte()}\n"
         f"SELECT {', '.join(values[n] for n in names)}\n"
-        "FROM parsed WHERE reason IS NULL ORDER BY file_id, line_no"
+        "FROM lines_in l\n"
+        "WHERE NOT EXISTS (SELECT 1 FROM bad b WHERE b.file_id = l.file_id"
+        " AND b.line_no = l.line_no)"
     )
 
 
 INSERT_QUARANTINE_SQL = """
 INSERT INTO quarantine (file_id, path, line_no, raw_line, field, reason)
-SELECT p.file_id, b.path, p.line_no, p.raw_line, p.field, p.reason
-FROM parsed p JOIN batch b USING (file_id)
-WHERE p.reason IS NOT NULL
-ORDER BY p.file_id, p.line_no
+SELECT q.file_id, b.path, q.line_no, q.raw_line, q.field, q.reason
+FROM bad q JOIN batch b USING (file_id)
+ORDER BY q.file_id, q.line_no
 """

@@ -14,6 +14,7 @@ from certsentry_analysis.report import (
     sections_data,
     sections_revocation,
     sections_stats,
+    tables,
 )
 from certsentry_analysis.report.context import BuildContext, load_context
 from certsentry_analysis.report.document import Document, Part, as_runs, strong
@@ -38,6 +39,8 @@ SECTIONS: tuple[Section, ...] = (
     sections_back.limitations,
     sections_back.provenance_appendix,
 )
+# Result tables some section lays out; the appendix lists the rest.
+CLAIMED = sections_stats.CLAIMED | sections_breakage.CLAIMED | sections_revocation.CLAIMED
 
 
 def _abstract(ctx: BuildContext) -> list[Part]:
@@ -68,6 +71,7 @@ def build_document(ctx: BuildContext) -> Document:
     doc = Document(title=TITLE, subtitle=SUBTITLE)
     for section in SECTIONS:
         section(ctx, doc)
+    tables.other_tables(ctx, doc, set(CLAIMED))
     doc.meta = {
         "byline": "certsentry-analysis, built from data of "
         + ctx.provenance.built_at.strftime("%Y-%m-%d"),

@@ -26,8 +26,18 @@ def taxonomy(ctx: BuildContext, doc: Document) -> None:
     if frame is None:
         missing_table(doc, "failure_taxonomy", what="the failure taxonomy")
         return
-    needed = ["method", "responder", "failure_class", "subclass", "error", "failures",
-              "clients", "wire_checks", "rate", "share"]
+    needed = [
+        "method",
+        "responder",
+        "failure_class",
+        "subclass",
+        "error",
+        "failures",
+        "clients",
+        "wire_checks",
+        "rate",
+        "share",
+    ]
     if missing_columns(doc, "failure_taxonomy", frame, needed):
         return
 
@@ -36,21 +46,29 @@ def taxonomy(ctx: BuildContext, doc: Document) -> None:
     labelled = per_responder.assign(
         label=per_responder["responder"] + " (" + per_responder["method"] + ")"
     )
-    fig = figures.taxonomy_bars(labelled, group="label", category="failure_class",
-                                value="failures")
+    fig = figures.taxonomy_bars(
+        labelled, group="label", category="failure_class", value="failures"
+    )
     add_figure(
-        ctx, doc, "failure_taxonomy", fig,
-        ["How each responder's failed wire checks split across failure classes (% of its "
-         "failures), responders with most failures first.",
-         *source("failure_taxonomy", len(per_responder), len(frame))],
+        ctx,
+        doc,
+        "failure_taxonomy",
+        fig,
+        [
+            "How each responder's failed wire checks split across failure classes (% of its "
+            "failures), responders with most failures first.",
+            *source("failure_taxonomy", len(per_responder), len(frame)),
+        ],
     )
     overall = data[data["responder"] == "(all)"].sort_values(
         ["method", "failures"], ascending=[True, False], kind="stable"
     )
     sentence: list[Part] = []
     for method, part in overall.groupby("method", sort=True):
-        by_class = part.groupby("failure_class")["failures"].sum().sort_values(
-            ascending=False, kind="stable"
+        by_class = (
+            part.groupby("failure_class")["failures"]
+            .sum()
+            .sort_values(ascending=False, kind="stable")
         )
         if by_class.sum() <= 0:
             continue
@@ -63,17 +81,35 @@ def taxonomy(ctx: BuildContext, doc: Document) -> None:
     if sentence:
         doc.para(*sentence)
     rows: list[list[Cell]] = [
-        [str(r.method), str(r.failure_class), str(r.subclass), str(r.error),
-         fmt_int(r.failures), fmt_pct(r.share), fmt_pct(r.rate), fmt_int(r.wire_checks)]
+        [
+            str(r.method),
+            str(r.failure_class),
+            str(r.subclass),
+            str(r.error),
+            fmt_int(r.failures),
+            fmt_pct(r.share),
+            fmt_pct(r.rate),
+            fmt_int(r.wire_checks),
+        ]
         for r in overall.head(MAX_ROWS).itertuples()
     ]
     doc.table(
-        ["method", "class", "subclass", "error code", "failures", "share of failures",
-         "per wire check", "wire checks"],
+        [
+            "method",
+            "class",
+            "subclass",
+            "error code",
+            "failures",
+            "share of failures",
+            "per wire check",
+            "wire checks",
+        ],
         rows,
-        ["Failure taxonomy over all responders: counts, share of the method's failures and "
-         "rate per wire check (n = wire checks).",
-         *source("failure_taxonomy", len(rows), len(frame))],
+        [
+            "Failure taxonomy over all responders: counts, share of the method's failures and "
+            "rate per wire check (n = wire checks).",
+            *source("failure_taxonomy", len(rows), len(frame)),
+        ],
         align="llllrrrr",
         widths=[0.7, 0.9, 1.0, 3.2, 0.8, 0.9, 0.9, 0.9],
         size=7,
@@ -93,15 +129,22 @@ def outages(ctx: BuildContext, doc: Document) -> None:
 
     data = frame.sort_values(["start", "responder"], kind="stable")
     if data.empty:
-        doc.para("The outage detector found no period in which a responder failed for many "
-                 "clients at once.")
+        doc.para(
+            "The outage detector found no period in which a responder failed for many "
+            "clients at once."
+        )
         return
 
     fig = figures.outage_timeline(data, label="responder", start="start", end="end")
     add_figure(
-        ctx, doc, "outage_timeline", fig,
-        ["Detected outages per responder along time (UTC); a bar spans the outage.",
-         *source("outages", len(data), len(frame))],
+        ctx,
+        doc,
+        "outage_timeline",
+        fig,
+        [
+            "Detected outages per responder along time (UTC); a bar spans the outage.",
+            *source("outages", len(data), len(frame)),
+        ],
     )
     total = float(data["minutes"].sum())
     sentence: list[Part] = [
@@ -115,18 +158,32 @@ def outages(ctx: BuildContext, doc: Document) -> None:
     ctx.headlines.append(sentence)
     clients = "clients_affected" if "clients_affected" in data.columns else "max_failing_clients"
     rows: list[list[Cell]] = [
-        [str(r.responder), pd.Timestamp(r.start).strftime("%Y-%m-%d %H:%M"),
-         fmt_int(r.minutes), fmt_int(r.failures), fmt_int(r.wire_checks),
-         fmt_pct(r.failures / r.wire_checks) if r.wire_checks else "n/a",
-         fmt_int(getattr(r, clients, None))]
+        [
+            str(r.responder),
+            pd.Timestamp(r.start).strftime("%Y-%m-%d %H:%M"),
+            fmt_int(r.minutes),
+            fmt_int(r.failures),
+            fmt_int(r.wire_checks),
+            fmt_pct(r.failures / r.wire_checks) if r.wire_checks else "n/a",
+            fmt_int(getattr(r, clients, None)),
+        ]
         for r in data.head(MAX_ROWS).itertuples()
     ]
     doc.table(
-        ["responder", "start (UTC)", "minutes", "failures", "wire checks", "failing share",
-         "clients"],
+        [
+            "responder",
+            "start (UTC)",
+            "minutes",
+            "failures",
+            "wire checks",
+            "failing share",
+            "clients",
+        ],
         rows,
-        ["Detected outages with the checks behind each (n = wire checks during the outage).",
-         *source("outages", len(rows), len(frame))],
+        [
+            "Detected outages with the checks behind each (n = wire checks during the outage).",
+            *source("outages", len(rows), len(frame)),
+        ],
         align="llrrrrr",
         widths=[2.4, 1.5, 0.8, 0.8, 0.9, 0.9, 0.7],
         size=7.5,
@@ -140,23 +197,41 @@ def attribution(ctx: BuildContext, doc: Document) -> None:
     if frame is None:
         missing_table(doc, "attribution_summary", what="client- versus server-side attribution")
         return
-    needed = ["responder", "failures", *(f"{s}_failures" for s in SIDES),
-              *(f"{s}_share" for s in SIDES)]
+    needed = [
+        "responder",
+        "failures",
+        *(f"{s}_failures" for s in SIDES),
+        *(f"{s}_share" for s in SIDES),
+    ]
     if missing_columns(doc, "attribution_summary", frame, needed):
         return
 
     data = unsuppressed(frame)
     per = data[data["responder"] != "(all)"]
-    long = per.melt(id_vars=["responder"], value_vars=[f"{s}_failures" for s in SIDES],
-                    var_name="side", value_name="n")
+    long = per.melt(
+        id_vars=["responder"],
+        value_vars=[f"{s}_failures" for s in SIDES],
+        var_name="side",
+        value_name="n",
+    )
     long["side"] = long["side"].str.removesuffix("_failures")
-    fig = figures.taxonomy_bars(long, group="responder", category="side", value="n",
-                                xlabel="Share of the responder's failed checks (%)")
+    fig = figures.taxonomy_bars(
+        long,
+        group="responder",
+        category="side",
+        value="n",
+        xlabel="Share of the responder's failed checks (%)",
+    )
     add_figure(
-        ctx, doc, "attribution", fig,
-        ["Failed checks per responder attributed to the server side, the client side, or "
-         "neither with confidence (% of the responder's failures).",
-         *source("attribution_summary", len(per), len(frame))],
+        ctx,
+        doc,
+        "attribution",
+        fig,
+        [
+            "Failed checks per responder attributed to the server side, the client side, or "
+            "neither with confidence (% of the responder's failures).",
+            *source("attribution_summary", len(per), len(frame)),
+        ],
     )
     total = data[data["responder"] == "(all)"]
     if len(total):
@@ -176,9 +251,14 @@ def attribution(ctx: BuildContext, doc: Document) -> None:
         ctx.headlines.append(sentence)
     clients = "failing_clients" if "failing_clients" in data.columns else "clients"
     rows: list[list[Cell]] = [
-        [str(r.responder), fmt_int(r.failures), fmt_pct(r.server_share),
-         fmt_pct(r.client_share), fmt_pct(r.ambiguous_share),
-         fmt_int(getattr(r, clients, None))]
+        [
+            str(r.responder),
+            fmt_int(r.failures),
+            fmt_pct(r.server_share),
+            fmt_pct(r.client_share),
+            fmt_pct(r.ambiguous_share),
+            fmt_int(getattr(r, clients, None)),
+        ]
         for r in data.sort_values("failures", ascending=False, kind="stable")
         .head(MAX_ROWS)
         .itertuples()
@@ -186,8 +266,10 @@ def attribution(ctx: BuildContext, doc: Document) -> None:
     doc.table(
         ["responder", "failures", "server side", "client side", "ambiguous", "failing clients"],
         rows,
-        ["Attribution of failed wire checks (n = failures per responder).",
-         *source("attribution_summary", len(rows), len(frame))],
+        [
+            "Attribution of failed wire checks (n = failures per responder).",
+            *source("attribution_summary", len(rows), len(frame)),
+        ],
         align="lrrrrr",
         widths=[2.6, 0.9, 0.9, 0.9, 0.9, 0.9],
     )

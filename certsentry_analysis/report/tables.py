@@ -75,7 +75,7 @@ def other_tables(ctx: BuildContext, doc: Document, claimed: set[str]) -> None:
     if not rest:
         return
 
-    doc.heading("Further result tables", 2)
+    doc.heading("Appendix: further result tables")
     rows: list[list[Cell]] = [
         [[code(name)], fmt_int(len(ctx.results[name])), ", ".join(ctx.results[name].columns)]
         for name in rest

@@ -154,7 +154,18 @@ def issuer_table(
             }
         )
 
-    return pd.DataFrame(rows)
+    columns = [
+        "issuer_spki_sha256",
+        "ca",
+        "crls",
+        "revocations",
+        "eligible",
+        "carried",
+        "in_crlset",
+        "record_bytes",
+    ]
+
+    return pd.DataFrame(rows, columns=columns)
 
 
 def revoked_traffic(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -191,12 +202,17 @@ def traffic_table(
     """Share of revoked-certificate checks whose revocation the CRLSet carries."""
     parents = result.crlset.parents
     eligible = eligible_reason(by_issuer["reason"])
-    issuer_in = by_issuer["issuer_spki_sha256"].map(lambda h: bytes.fromhex(h) in parents)
+    parent_hex = {p.hex() for p in parents}
+    issuer_in = by_issuer["issuer_spki_sha256"].isin(parent_hex)
     covered_issuer = by_issuer[issuer_in & eligible]
 
     def serial_revoked(issuer: str, serial: str) -> bool:
-        status = result.crlset.check_serial(bytes.fromhex(issuer), serial_bytes(int(serial, 16)))
-        return status is Status.REVOKED
+        try:
+            key = bytes.fromhex(issuer), serial_bytes(int(serial.replace(":", ""), 16))
+        except (TypeError, ValueError):
+            # A serial that is not hex cannot be looked up: it counts as not covered.
+            return False
+        return result.crlset.check_serial(*key) is Status.REVOKED
 
     hit = [
         serial_revoked(i, s)
@@ -227,6 +243,7 @@ def traffic_table(
     frame["share_covered"] = frame["checks_covered"] / frame["checks_revoked"].where(
         frame["checks_revoked"] > 0
     )
+    frame = frame.astype({"checks_revoked": "Int64", "checks_covered": "Int64"})
     small = frame["clients"] < MIN_CLIENTS
     frame.loc[small, ["checks_revoked", "checks_covered"]] = pd.NA
     frame.loc[small, "share_covered"] = float("nan")

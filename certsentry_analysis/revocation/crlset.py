@@ -83,7 +83,7 @@ class CRLSet:
     raw_header: bytes | None = field(default=None, repr=False, compare=False)
 
     def header(self) -> dict[str, Any]:
-        """The JSON header in Chrome's field order (optional fields only when set)."""
+        """The JSON header in the field order of Google's CRLSet generator."""
         head: dict[str, Any] = {
             "Version": FILE_VERSION,
             "ContentType": CONTENT_TYPE,
@@ -93,10 +93,9 @@ class CRLSet:
             head["DeltaFrom"] = self.delta_from
         head["NumParents"] = len(self.parents)
         head["BlockedSPKIs"] = [_b64(s) for s in self.blocked_spkis]
-        if self.known_interception_spkis is not None:
-            head["KnownInterceptionSPKIs"] = [_b64(s) for s in self.known_interception_spkis]
-        if self.blocked_interception_spkis is not None:
-            head["BlockedInterceptionSPKIs"] = [_b64(s) for s in self.blocked_interception_spkis]
+        # Google's generator writes both interception lists, as null when empty.
+        head["KnownInterceptionSPKIs"] = _b64_list(self.known_interception_spkis)
+        head["BlockedInterceptionSPKIs"] = _b64_list(self.blocked_interception_spkis)
         if self.limited_subjects is not None:
             head["LimitedSubjects"] = self.limited_subjects
         if self.not_after is not None:
@@ -154,6 +153,10 @@ class CRLSet:
 
 def _b64(value: bytes) -> str:
     return base64.b64encode(value).decode("ascii")
+
+
+def _b64_list(values: list[bytes] | None) -> list[str] | None:
+    return None if values is None else [_b64(v) for v in values]
 
 
 def encode(crlset: CRLSet) -> bytes:

@@ -135,7 +135,8 @@ def _manifest(world: World, scenario: str | Path, overrides: dict[str, Any], out
         "scenario": sc.name,
         "scenario_source": str(scenario),
         "scenario_sha256": hashlib.sha256(scenario_text(scenario).encode()).hexdigest(),
-        "overrides": {k: v for k, v in sorted(overrides.items())},
+        # The worker count never changes the output, so it is not part of the record.
+        "overrides": {k: v for k, v in sorted(overrides.items()) if k != "workers"},
         "seed": world.seed,
         "package_version": __version__,
         "period": {"start": world.start.date().isoformat(), "days": sc.days},

@@ -69,6 +69,7 @@ class CA:
     cert: x509.Certificate | None = None
     sha1: str = ""
     spki_sha256: str = ""
+    serial: int = 0
     crl_validity_h: float = 24.0
     revoked_serials: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
 
@@ -173,7 +174,8 @@ def sign_pki(pki: Pki, start: datetime) -> None:
         org = pki.orgs[ca.org]
         years = 20 if ca.role == "root" else 10
         not_before = start - timedelta(days=365 * (6 if ca.role == "root" else 3))
-        serial = int.from_bytes(hashlib.sha256(ca.slug.encode()).digest()[:16], "big") >> 1
+        serial = int.from_bytes(hashlib.sha256(ca.slug.encode()).digest()[:8], "big") >> 1
+        ca.serial = serial
         builder = (
             x509.CertificateBuilder()
             .subject_name(_name(ca, org))

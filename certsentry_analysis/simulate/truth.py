@@ -103,7 +103,7 @@ def issuers(world: World) -> pl.DataFrame:
         "shares_infra_with": pl.Series(
             [orgs[orgs[ca.org].infra].name if orgs[ca.org].infra != ca.org else None
              for ca in cas], dtype=pl.String),
-        "crl_entries": [int(np.isfinite(world.crl_entry_times[ca.index]).sum()) for ca in cas],
+        "crl_entries": [world.crl_listed[ca.index] for ca in cas],
         "crl_bytes": [len(world.crls[ca.index]) for ca in cas],
         "crl_validity_hours": [ca.crl_validity_h for ca in cas],
         "pem_path": [f"pki/certs/{ca.slug}.pem" for ca in cas],

@@ -123,6 +123,7 @@ class World:
     crl_base_bytes: np.ndarray  # per CA: DER bytes of an empty CRL
     crl_entry_bytes: np.ndarray  # per CA: DER bytes one entry adds
     crls: dict[int, bytes]  # per CA: the DER CRL current at the end of the period
+    crl_listed: dict[int, int]  # per CA: entries in that CRL
     crl_entry_times: list[np.ndarray]  # per CA: sorted revocation times of its CRL entries
     clients: Clients
     episodes: Episodes
@@ -141,11 +142,17 @@ def _responders(scenario: Scenario, pki: Pki, seed: int) -> tuple[Responders, di
     cfg = scenario.responders
     rng = stream(seed, "responders")
     n_orgs = len(pki.orgs)
-    # Operators ranked by a random permutation: the fastest gets the best mean, the
-    # slowest the worst, the rest log-uniform in between (Hurst's 2012 range).
-    order = rng.permutation(n_orgs)
-    position = np.empty(n_orgs)
-    position[order] = np.linspace(0.0, 1.0, n_orgs) if n_orgs > 1 else 0.0
+    # Operators running their own (non-CDN) responders are ranked at random: the first
+    # gets the best mean, the last the worst, the rest log-uniform in between (Hurst's
+    # 2012 range). Brands on another operator's infrastructure use its parameters.
+    draw = rng.permutation(n_orgs)
+    owners = [int(i) for i in draw if pki.orgs[i].infra == i and not pki.orgs[i].cdn]
+    others = [int(i) for i in draw if int(i) not in owners]
+    order = np.array(owners + others)
+    position = np.zeros(n_orgs)
+    if len(owners) > 1:
+        position[owners] = np.linspace(0.0, 1.0, len(owners))
+    position[others] = rng.uniform(0.0, 1.0, len(others))
     ocsp_mean = np.exp(np.log(cfg.ocsp_mean_ms[0]) + position * np.log(
         cfg.ocsp_mean_ms[1] / cfg.ocsp_mean_ms[0]))
     crl_mean = np.exp(np.log(cfg.crl_mean_ms[0]) + position * np.log(
@@ -254,8 +261,9 @@ def _certificates(
     victim = -1
     if scenario.attack.enabled:
         # The attacker serves a certificate whose key was stolen and which was revoked
-        # before the period: a mid-popularity site, so its chain is not always cached.
-        victim = int(min(n_sites - 1, max(10, n_sites // 50)))
+        # before the period; the legitimate site moved on, so only the attacker serves
+        # it (the last site, which ordinary visits never pick).
+        victim = n_sites - 1
         site_revoked[victim] = True
         when[victim] = -30 * DAY
     site_reason = np.where(site_revoked, rng.choice(len(REASON_NAMES), n_sites, p=reason_p), -1)
@@ -298,6 +306,8 @@ def _certificates(
         stapled[victim] = False
 
     weights = np.arange(1, n_sites + 1, dtype=float) ** -scenario.sites.zipf_exponent
+    if victim >= 0:
+        weights[victim] = 0.0
     cdf = np.cumsum(weights)
     cdf /= cdf[-1]
 
@@ -437,6 +447,7 @@ def _build_crls(world: World) -> None:
             [REASON_NAMES[i] for i in certs.reason[listed]], stamp,
         )
         world.crls[ca.index] = der
+        world.crl_listed[ca.index] = len(listed)
         world.crl_base_bytes[ca.index] = len(empty)
         if len(listed):
             world.crl_entry_bytes[ca.index] = (len(der) - len(empty)) / len(listed)
@@ -494,7 +505,7 @@ def build_world(scenario: Scenario, seed: int) -> World:
         ca_ocsp_url=ca_ocsp_url, ca_crl_url=ca_crl_url,
         ca_parent=np.array([ca.parent for ca in pki.cas], np.int32),
         outages=_outages(scenario, responders, seed), certs=certs, crl_base_bytes=base,
-        crl_entry_bytes=np.full(len(pki.cas), float(CRL_ENTRY_BYTES)), crls={},
+        crl_entry_bytes=np.full(len(pki.cas), float(CRL_ENTRY_BYTES)), crls={}, crl_listed={},
         crl_entry_times=entry_times, clients=clients, episodes=episodes,
         processes=processes, process_cdf=np.cumsum(weights) / weights.sum(),
         os_names=["Windows 7 SP1", "Windows XP SP3", "Windows Vista SP2", "Windows 8"],

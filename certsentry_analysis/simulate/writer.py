@@ -187,6 +187,11 @@ def truth_frame(world: World, c: dict[str, np.ndarray], frame: pl.DataFrame,
             "responder": _strings(world.responders.host, c["responder"]),
             "issuer_spki_sha256": frame["issuer_spki_sha256"],
             "site_rank": _nullable(np.where(leaf, c["site"] + 1, -1)),
+            # The certificate checked: the site's leaf, or the issuing CA certificate.
+            "serial_hex": _strings(world.serial_hex + [f"{ca.serial:016x}" for ca in
+                                                      world.pki.cas],
+                                   np.where(leaf, c["site"], world.certs.n_sites
+                                            + world.certs.issuer[c["site"]])),
             "source": frame["source"],
             "outcome": frame["outcome"],
             "error": frame["error"],

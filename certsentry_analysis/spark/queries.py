@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -184,3 +184,39 @@ def write_all(
         )
 
     return counts
+
+
+def run_rollups_spark(
+    spark: SparkSession, parquet_dir: Path | str, names: Sequence[str] | None = None
+) -> dict[str, pd.DataFrame]:
+    """Run the shared rollups (`certsentry_analysis.rollups`) on Spark over the Parquet copy.
+
+    Returns one DataFrame per rollup, sorted like `rollups.run_rollups_duckdb` sorts.
+    """
+    from certsentry_analysis import rollups
+
+    register_checks(spark, parquet_dir)
+    chosen = {name: rollups.ROLLUPS[name] for name in (names or tuple(rollups.ROLLUPS))}
+    tables = collect_all(spark, chosen)
+
+    return {
+        name: frame.sort_values(list(rollups.ORDER_BY[name]), kind="stable").reset_index(
+            drop=True
+        )
+        for name, frame in tables.items()
+    }
+
+
+def write_rollups_spark(
+    spark: SparkSession,
+    parquet_dir: Path | str,
+    out_dir: Path | str,
+    names: Sequence[str] | None = None,
+) -> dict[str, int]:
+    """Run the shared rollups on Spark and write each as Parquet under `out_dir/<name>/`."""
+    from certsentry_analysis import rollups
+
+    register_checks(spark, parquet_dir)
+    chosen = {name: rollups.ROLLUPS[name] for name in (names or tuple(rollups.ROLLUPS))}
+
+    return write_all(spark, chosen, out_dir)

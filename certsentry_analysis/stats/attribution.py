@@ -147,7 +147,6 @@ def attribute(
         [failed["server_evidence"] & failed["client_evidence"], failed["server_evidence"]],
         [0.5, 1.0], default=0.0,
     )
-    methods = _responder_methods(rollup_client_bins)
     share = failed["failures_answer"] / failed["failures"]
     failed.loc[isolated, "server_prob"] = share[isolated].to_numpy()
     failed["side"] = np.where(failed["server_prob"] > 0.5, "server",

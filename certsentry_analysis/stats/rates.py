@@ -39,7 +39,11 @@ def wilson_interval(p: np.ndarray, n_eff: np.ndarray, level: float = LEVEL) -> t
     centre = (p + z**2 / (2 * n)) / denom
     half = z / denom * np.sqrt(np.maximum(p * (1 - p) / n + z**2 / (4 * n**2), 0.0))
 
-    return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
+    # At p = 0 (or 1) the bound is exactly 0 (or 1); rounding must not move it inwards.
+    low = np.where(p <= 0, 0.0, np.clip(centre - half, 0.0, 1.0))
+    high = np.where(p >= 1, 1.0, np.clip(centre + half, 0.0, 1.0))
+
+    return low, high
 
 
 def bootstrap_ratios(
