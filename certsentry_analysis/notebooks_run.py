@@ -140,8 +140,9 @@ def execute_notebook(
     except CellExecutionError as exc:
         nbformat.write(nb, executed)
         cell = _failed_cell(nb)
+        where = f"cell {cell + 1} of {len(nb.cells)}" if cell is not None else "a cell"
         raise NotebookRunError(
-            f"{source.name}: cell {cell} failed (partial copy in {executed}):\n{exc}"
+            f"{source.name}: {where} failed (partial copy in {executed}):\n{exc}"
         ) from exc
 
     nbformat.write(nb, executed)

@@ -38,13 +38,15 @@ import polars as pl
 
 from certsentry_analysis import config, logformat
 from certsentry_analysis.report import facts
+from certsentry_analysis.stats.suppression import suppress
 
 logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s", force=True)
 paths = config.paths()
 SCENARIO = os.environ.get("CERTSENTRY_SCENARIO", config.DEFAULT_SCENARIO)
 RAW_DIR = paths.scenario_dir(SCENARIO)
 DB = paths.database
-PARQUET = paths.checks_parquet
+# Ingestion writes the Parquet copy next to the warehouse it fills.
+PARQUET = DB.parent / "checks"
 print(f"raw dataset: {RAW_DIR}\nwarehouse:   {DB}\nparquet:     {PARQUET}")
 
 # %% [markdown]
@@ -84,15 +86,20 @@ pd.DataFrame(
 # %% [markdown]
 # One raw upload, as the collection server stored it. The `#client_id` directive is
 # masked here: it is the one value that links a client's files, and ingestion replaces it
-# with a keyed hash.
+# with a keyed hash. Data lines are shown up to the `source` field, so end-entity fields
+# of opted-in files stay out of the output too.
 
 # %%
 log_files = sorted((RAW_DIR / "logs").rglob("*.log*"))
 sample = log_files[0]
 text = logformat.decode_log_bytes(sample, sample.read_bytes())
+shown = [f.name for f in logformat.FIELDS].index("source") + 1
 for line in text.splitlines()[:18]:
-    masked = line.startswith("#client_id")
-    print("#client_id\t<masked>" if masked else line[:160])
+    if line.startswith("#client_id"):
+        line = "#client_id\t<masked>"
+    elif not line.startswith("#"):
+        line = "\t".join(line.split("\t")[:shown]) + "\t..."
+    print(line)
 
 # %% [markdown]
 # The reader turns the same file into a header and typed rows; a missing `#close`
@@ -200,6 +207,7 @@ checks = pl.scan_parquet(PARQUET / "**" / "*.parquet", hive_partitioning=True)
 (
     checks.filter(pl.col("source") == "wire")
     .join(classes.lazy(), on="error", how="left")
+    .with_columns(pl.col("failure_class").fill_null("(answered)"))
     .group_by("method", "failure_class")
     .agg(pl.len().alias("checks"), pl.col("latency_ms").median().alias("median_ms"))
     .sort("method", "checks", descending=[False, True])
@@ -207,16 +215,19 @@ checks = pl.scan_parquet(PARQUET / "**" / "*.parquet", hive_partitioning=True)
 )
 
 # %% [markdown]
-# The clients, by product, failure mode and region (counts only: pseudonyms are not
-# printed).
+# The clients by failure mode and region, straight into polars. Like every published
+# table of the study, cells with fewer than 10 distinct clients are blanked
+# (`certsentry_analysis.stats.suppression`); pseudonyms are never printed.
 
 # %%
-con.execute(
+per_region = con.sql(
     """
-    SELECT product, failure_mode, region, count(*) AS clients, sum(files) AS files
+    SELECT failure_mode, region, count(*) AS clients, sum(files)::BIGINT AS files
     FROM clients GROUP BY ALL ORDER BY clients DESC
     """
-).pl()
+).df()
+per_region["failure_mode"] = per_region["failure_mode"].map(logformat.FAILURE_MODES)
+pl.from_pandas(suppress(per_region))
 
 # %%
 con.close()

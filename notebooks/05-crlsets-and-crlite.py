@@ -133,7 +133,7 @@ if CRLSET_FILE is None:
     crls, skipped, note = revocation.load_pki(RAW_DIR)
     print(note, f"; {len(skipped)} CRL files skipped")
     built = crlset_build.build_crlset(crls, as_of=max(c.this_update for c in crls))
-    CRLSET_FILE = paths.processed / "notebook-crlset" / "crl-set"
+    CRLSET_FILE = DB.parent / "notebook-crlset" / "crl-set"
     CRLSET_FILE.parent.mkdir(parents=True, exist_ok=True)
     crlset.write(built.crlset, CRLSET_FILE)
 pushed = crlset.read(CRLSET_FILE)
@@ -171,7 +171,7 @@ covered
 # the issuer they identify a certificate.)
 
 # %%
-first_parent, its_serials = next(iter(pushed.parents.items()))
+first_parent, its_serials = max(pushed.parents.items(), key=lambda item: len(item[1]))
 statuses = {
     "listed serial": pushed.check_serial(first_parent, its_serials[0]),
     "unlisted serial": pushed.check_serial(first_parent, b"\x7f" * 16),

@@ -194,7 +194,8 @@ def test_cascade_answers_every_enrolled_key(tables: dict[str, pd.DataFrame]) -> 
 
     assert summary["wrong_answers_enrolled"] == 0
     assert summary["revoked_keys"] == 1377
-    assert summary["valid_keys_synthetic"] == 20 * 1377
+    assert summary["valid_keys_synthetic"] == 10 * 1377
+    assert summary["enrolled_keys_checked"] == 1377 + summary["valid_keys_observed"] + 13770
     assert summary["valid_keys_observed"] > 0
 
 
@@ -218,15 +219,32 @@ def test_viable_timeout_is_read_from_breakage_results(
     world: tuple[Path, duckdb.DuckDBPyConnection],
 ) -> None:
     raw, con = world
-    analysis.store_table(con, "breakage_viable", pd.DataFrame({"viable_timeout_ms": [100.0]}))
+    frontier = pd.DataFrame(
+        {
+            "policy": ["soft-fail", "hard-fail-all", "hard-fail-all"],
+            "client_side": ["included", "included", "removed"],
+            "viable": [True, True, True],
+            "timeout_ms": [2000.0, 3000.0, 100.0],
+            "mean_wait_ms": [50.0, 60.0, 40.0],
+        }
+    )
+    analysis.store_table(con, "viability_frontier", frontier)
     try:
         mech = compute_all(con, raw_dir=raw)["revocation_mechanisms"].set_index("mechanism")
+        analysis.store_table(con, "viability_frontier", frontier.assign(viable=False))
+        none_viable = compute_all(con, raw_dir=raw)["revocation_mechanisms"]
     finally:
-        con.execute("DROP TABLE results.breakage_viable")
+        con.execute("DROP TABLE results.viability_frontier")
     row = mech.loc["online hard-fail at viable T"]
 
-    assert "100 ms" in row["note"]
-    assert row["added_latency_ms"] < mech.loc["online soft-fail", "added_latency_ms"]
+    assert "viable T = 100 ms" in row["note"] and "client-side removed" in row["note"]
+    assert row["added_latency_ms"] == 40.0
+    assert row["coverage"] == mech.loc["online soft-fail", "coverage"]
+    assert (
+        none_viable.set_index("mechanism")
+        .loc["online hard-fail at viable T", "note"]
+        .startswith("no viable T")
+    )
 
 
 def test_missing_inputs_give_tables_that_say_so() -> None:

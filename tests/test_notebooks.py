@@ -90,7 +90,7 @@ def test_failing_notebook_names_the_cell_and_keeps_a_partial_copy(tmp_path: Path
         encoding="utf-8",
     )
 
-    with pytest.raises(NotebookRunError, match=r"99-broken\.py: cell 2 failed"):
+    with pytest.raises(NotebookRunError, match=r"99-broken\.py: cell 3 of 3 failed"):
         execute_notebook(source, tmp_path / "out", env=kernel_environment())
 
     partial = nbformat.read(tmp_path / "out" / "99-broken.ipynb", as_version=4)

@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from certsentry_analysis.logformat import ERROR_CODES, LogFormatError, read_log
+from certsentry_analysis.logformat import ERROR_CODES, LogFile, LogFormatError, read_log
 from certsentry_analysis.simulate import simulate
 
 # Faults after which the reader must reject the file.
@@ -26,9 +26,9 @@ def truth(tiny_world: Path) -> pl.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def parsed(tiny_world: Path, uploads: pl.DataFrame) -> dict[str, object]:
+def parsed(tiny_world: Path, uploads: pl.DataFrame) -> dict[str, LogFile | LogFormatError]:
     """Every log file read with the log-format reader: LogFile or the error raised."""
-    out: dict[str, object] = {}
+    out: dict[str, LogFile | LogFormatError] = {}
     for rel in uploads["path"]:
         try:
             out[rel] = read_log(tiny_world / rel)
@@ -44,9 +44,9 @@ def test_every_written_file_is_listed_in_uploads(tiny_world: Path, uploads: pl.D
 
 
 def test_reader_rejects_exactly_the_corrupted_files(
-    uploads: pl.DataFrame, parsed: dict[str, object]
+    uploads: pl.DataFrame, parsed: dict[str, LogFile | LogFormatError]
 ) -> None:
-    for rel, fault in zip(uploads["path"], uploads["fault"]):
+    for rel, fault in zip(uploads["path"], uploads["fault"], strict=True):
         result = parsed[rel]
         if fault in REJECTED:
             assert isinstance(result, LogFormatError), (rel, fault)
@@ -55,23 +55,25 @@ def test_reader_rejects_exactly_the_corrupted_files(
 
 
 def test_reader_reports_the_injected_bad_line(
-    uploads: pl.DataFrame, parsed: dict[str, object]
+    uploads: pl.DataFrame, parsed: dict[str, LogFile | LogFormatError]
 ) -> None:
     damaged = uploads.filter(pl.col("fault").is_in(["garbage_line", "short_line", "bad_value"]))
 
     assert len(damaged) > 0
-    for rel, bad_lines in zip(damaged["path"], damaged["bad_lines"]):
+    for rel, bad_lines in zip(damaged["path"], damaged["bad_lines"], strict=True):
         error = parsed[rel]
         assert isinstance(error, LogFormatError)
         assert error.line == bad_lines[0]
 
 
 def test_truncated_files_lack_the_footer_and_others_have_it(
-    uploads: pl.DataFrame, parsed: dict[str, object]
+    uploads: pl.DataFrame, parsed: dict[str, LogFile | LogFormatError]
 ) -> None:
     readable = uploads.filter(~pl.col("fault").is_in(list(REJECTED)))
-    for rel, fault in zip(readable["path"], readable["fault"]):
-        assert parsed[rel].truncated == (fault == "truncated"), rel  # type: ignore[attr-defined]
+    for rel, fault in zip(readable["path"], readable["fault"], strict=True):
+        log = parsed[rel]
+        assert isinstance(log, LogFile)
+        assert log.truncated == (fault == "truncated"), rel
 
 
 def test_tiny_world_holds_every_kind_of_file(uploads: pl.DataFrame) -> None:
@@ -87,27 +89,35 @@ def test_tiny_world_holds_every_kind_of_file(uploads: pl.DataFrame) -> None:
 def test_duplicates_are_byte_identical_to_their_original(
     tiny_world: Path, uploads: pl.DataFrame
 ) -> None:
-    by_id = dict(zip(uploads["upload_id"], uploads["path"]))
+    by_id = dict(zip(uploads["upload_id"], uploads["path"], strict=True))
     dups = uploads.filter(pl.col("fault") == "duplicate")
-    for rel, original in zip(dups["path"], dups["duplicate_of"]):
+    for rel, original in zip(dups["path"], dups["duplicate_of"], strict=True):
         assert (tiny_world / rel).read_bytes() == (tiny_world / by_id[original]).read_bytes()
 
 
 def test_log_rows_reconcile_with_truth_checks(
-    uploads: pl.DataFrame, parsed: dict[str, object], truth: pl.DataFrame
+    uploads: pl.DataFrame, parsed: dict[str, LogFile | LogFormatError], truth: pl.DataFrame
 ) -> None:
     key = ["client_id", "chain_id", "chain_pos", "method"]
     assert truth.select(key).is_duplicated().sum() == 0
 
     clean = uploads.filter(pl.col("fault").is_in(["none", "reupload_final"]))
     logged = []
-    for rel, upload_id in zip(clean["path"], clean["upload_id"]):
+    for rel, upload_id in zip(clean["path"], clean["upload_id"], strict=True):
         log = parsed[rel]
-        for row in log.rows:  # type: ignore[attr-defined]
-            logged.append({"client_id": log.header.client_id, "chain_id": row["chain_id"],  # type: ignore[attr-defined]
-                           "chain_pos": row["chain_pos"], "method": row["method"],
-                           "log_outcome": row["outcome"], "log_latency": row["latency_ms"],
-                           "log_upload": upload_id})
+        assert isinstance(log, LogFile)
+        for row in log.rows:
+            logged.append(
+                {
+                    "client_id": log.header.client_id,
+                    "chain_id": row["chain_id"],
+                    "chain_pos": row["chain_pos"],
+                    "method": row["method"],
+                    "log_outcome": row["outcome"],
+                    "log_latency": row["latency_ms"],
+                    "log_upload": upload_id,
+                }
+            )
     frame = pl.DataFrame(logged)
     joined = frame.join(truth, on=key, how="left")
 
@@ -121,8 +131,9 @@ def test_log_rows_reconcile_with_truth_checks(
 
 
 def test_lost_rows_are_marked_not_intact(uploads: pl.DataFrame, truth: pl.DataFrame) -> None:
-    lost = uploads.filter(pl.col("fault").is_in(["truncated", "broken_gzip", "short_line",
-                                                  "bad_value"]))
+    lost = uploads.filter(
+        pl.col("fault").is_in(["truncated", "broken_gzip", "short_line", "bad_value"])
+    )
     per_upload = truth.group_by("upload_id").agg((~pl.col("intact")).sum().alias("lost"))
     merged = lost.join(per_upload, on="upload_id")
 
@@ -144,9 +155,8 @@ def test_outcome_and_error_fields_are_consistent(truth: pl.DataFrame) -> None:
     assert (truth.filter(pl.col("outcome") != "error")["cause"] == "none").all()
 
 
-def test_log_fields_follow_the_error_rules(parsed: dict[str, object]) -> None:
-    rows = [r for log in parsed.values() if not isinstance(log, Exception)
-            for r in log.rows]  # type: ignore[attr-defined]
+def test_log_fields_follow_the_error_rules(parsed: dict[str, LogFile | LogFormatError]) -> None:
+    rows = [r for log in parsed.values() if not isinstance(log, Exception) for r in log.rows]
     for r in rows:
         if r["outcome"] == "revoked":
             assert r["revocation_reason"] is not None
@@ -161,13 +171,15 @@ def test_log_fields_follow_the_error_rules(parsed: dict[str, object]) -> None:
         assert round(r["latency_ms"], 1) == r["latency_ms"]
 
 
-def test_end_entity_fields_only_for_opted_in_clients(parsed: dict[str, object]) -> None:
+def test_end_entity_fields_only_for_opted_in_clients(
+    parsed: dict[str, LogFile | LogFormatError],
+) -> None:
     seen_optin = False
     for log in parsed.values():
-        if isinstance(log, Exception):
+        if isinstance(log, LogFormatError):
             continue
-        header = log.header  # type: ignore[attr-defined]
-        has_ee = any(r.get("ee_serial") or r.get("ee_sha256") for r in log.rows)  # type: ignore[attr-defined]
+        header = log.header
+        has_ee = any(r.get("ee_serial") or r.get("ee_sha256") for r in log.rows)
         if not header.ee_optin:
             assert not has_ee
         elif has_ee:
@@ -193,8 +205,11 @@ def test_manifest_lists_every_file_with_its_hash(tiny_world: Path) -> None:
 
     manifest = json.loads((tiny_world / "manifest.json").read_text())
     listed = {f["path"]: f["sha256"] for f in manifest["files"]}
-    on_disk = {p.relative_to(tiny_world).as_posix() for p in tiny_world.rglob("*")
-               if p.is_file() and p.name != "manifest.json"}
+    on_disk = {
+        p.relative_to(tiny_world).as_posix()
+        for p in tiny_world.rglob("*")
+        if p.is_file() and p.name != "manifest.json"
+    }
 
     assert manifest["scenario"] == "tiny" and manifest["seed"] == 11
     assert set(listed) == on_disk

@@ -23,6 +23,12 @@ TIME_MAX_S = 4_102_444_800.0
 SKEW_TOLERANCE = timedelta(hours=2)
 
 UNESCAPE_FUNCTION = "cs_unescape"
+# An unsigned decimal as the writer produces it (times: seconds.millis; intervals: ms).
+_DECIMAL = "[0-9]{1,12}(\\.[0-9]{1,6})?"
+# A URL with a scheme and a non-empty host (optionally after user info).
+_URL_WITH_HOST = "^[A-Za-z][A-Za-z0-9+.-]*://([^/?#@]*@)?[^/?#@:]"
+# The host of a URL (group 1), lower-cased by the caller; IPv6 literals keep brackets.
+_RESPONDER = "^[A-Za-z][A-Za-z0-9+.-]*://(?:[^/?#@]*@)?(\\[[^]]*\\]|[^/?#:]*)"
 
 _ALL_FIELDS = logformat.fields_for(logformat.LATEST_VERSION)
 _POSITION = {f.name: i + 1 for i, f in enumerate(_ALL_FIELDS)}
@@ -74,6 +80,8 @@ def parse_parameters() -> dict[str, Any]:
         "time_min": TIME_MIN_S,
         "time_max": TIME_MAX_S,
         "skew_tolerance": SKEW_TOLERANCE,
+        "url_with_host": _URL_WITH_HOST,
+        "responder_pattern": _RESPONDER,
         "field_count_v1": _FIELD_COUNT[1],
         "field_count_v2": _FIELD_COUNT[2],
         **{f"pattern_{name}": pattern for name, pattern in _PATTERNS.items()},
@@ -91,14 +99,19 @@ def _checks(f: logformat.Field) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     if f.name in logformat.REQUIRED_FIELDS:
         out.append((f"{raw} = '-'", "required field is unset"))
+    # Regular expressions first: in DuckDB they are several times cheaper than ltrim
+    # tricks, and they refuse what TRY_CAST tolerates (' 5', '+5', '1e3', 'nan').
     if f.zeek_type == "time":
         bad = (
-            f"ltrim({raw}, '0123456789.') <> '' OR TRY_CAST({raw} AS DOUBLE) IS NULL"
+            f"NOT regexp_full_match({raw}, '{_DECIMAL}')"
             f" OR TRY_CAST({raw} AS DOUBLE) NOT BETWEEN $time_min AND $time_max"
         )
         out.append((f"{set_} AND ({bad})", "bad time value"))
     elif f.zeek_type == "count":
-        bad = f"ltrim({raw}, '0123456789') <> '' OR TRY_CAST({raw} AS {f.duckdb_type}) IS NULL"
+        bad = (
+            f"NOT regexp_full_match({raw}, '[0-9]{{1,20}}')"
+            f" OR TRY_CAST({raw} AS {f.duckdb_type}) IS NULL"
+        )
         out.append((f"{set_} AND ({bad})", f"bad count value (not a {f.duckdb_type})"))
         if f.name == "http_status":
             out.append((f"{set_} AND {raw}::INTEGER NOT BETWEEN 100 AND 599", "out of range"))
@@ -106,7 +119,7 @@ def _checks(f: logformat.Field) -> list[tuple[str, str]]:
             out.append((f"{set_} AND {raw}::BIGINT > $bytes_max", "out of range"))
     elif f.zeek_type == "interval":
         bad = (
-            f"ltrim({raw}, '0123456789.') <> '' OR TRY_CAST({raw} AS DOUBLE) IS NULL"
+            f"NOT regexp_full_match({raw}, '{_DECIMAL}')"
             f" OR TRY_CAST({raw} AS DOUBLE) > $latency_max"
         )
         out.append((f"{set_} AND ({bad})", "bad or out-of-range interval value"))
@@ -158,7 +171,9 @@ def problems() -> list[tuple[int, str, str, str | None]]:
     ]
     for f in _ALL_FIELDS:
         checks.extend((condition, reason, f.name) for condition, reason in _checks(f))
-    checks.append(("responder = ''", "url has no host", "url"))
+    checks.append(
+        ("r_url <> '-' AND NOT regexp_matches(r_url, $url_with_host)", "url has no host", "url")
+    )
     checks.extend((condition, reason, "error") for condition, reason in _CONSISTENCY)
 
     return [(code, *check) for code, check in enumerate(checks, start=1)]
@@ -170,22 +185,17 @@ def problems_table() -> list[dict[str, Any]]:
 
 
 def _lines_cte() -> str:
-    """WITH clause defining `lines_in`: the batch's data lines with raw fields and responder.
+    """WITH clause defining `lines_in`: the batch's data lines cut into raw fields.
 
     Reads `stage(filename, line)` (every line of the batch's files in file order),
     `stage_files(filename, first_rowid)`, `batch` (one row per file with its header
-    context) and `forced` (lines whose reason Python already decided). DuckDB inlines
-    these CTEs, so the split happens while scanning and nothing is materialised.
+    context). `split` is materialised (one list per line, cheap): inlined, DuckDB would
+    split the line again for every field referenced.
     """
     raws = ",\n".join(
         f"    CASE WHEN n_fields >= {_POSITION[f.name]} THEN v[{_POSITION[f.name]}] END"
         f" AS {_raw(f.name)}"
         for f in _ALL_FIELDS
-    )
-    url = _raw("url")
-    responder = (
-        f"lower(regexp_extract({url}, '^[A-Za-z][A-Za-z0-9+.-]*://(?:[^/?#@]*@)?"
-        f"(\\[[^]]*\\]|[^/?#:]*)', 1))"
     )
 
     return f"""
@@ -196,18 +206,15 @@ WITH numbered AS (
   FROM stage s
   JOIN stage_files sf USING (filename)
   JOIN batch b ON b.read_path = s.filename
-), split AS (
+), split AS MATERIALIZED (
   SELECT n.* EXCLUDE (header_lines, data_lines), string_split(n.line, chr(9)) AS v,
     CASE WHEN n.version = 1 THEN $field_count_v1 ELSE $field_count_v2 END AS expected_fields
   FROM numbered n
   WHERE n.line_no > n.header_lines AND n.line_no <= n.header_lines + n.data_lines
-), fielded AS (
+), lines_in AS (
   SELECT *,
 {raws}
   FROM (SELECT *, len(v) AS n_fields FROM split)
-), lines_in AS (
-  SELECT *, CASE WHEN {url} IS NOT NULL AND {url} <> '-' THEN {responder} END AS responder
-  FROM fielded
 )"""
 
 
@@ -244,7 +251,8 @@ WHERE j.problem IS NOT NULL
 def insert_checks_sql() -> str:
     """Statement inserting every data line not in `bad` into `checks`, typed."""
     values = {f.name: _value(f) for f in _ALL_FIELDS}
-    values["responder"] = "responder"
+    url = _raw("url")
+    values["responder"] = f"lower(regexp_extract({url}, $responder_pattern, 1))"
     values["skew_flag"] = (
         f"({values['ts']} < CAST(day AS TIMESTAMP) - $skew_tolerance"
         f" OR {values['ts']} >= CAST(day AS TIMESTAMP) + INTERVAL 1 DAY + $skew_tolerance)"

@@ -47,7 +47,7 @@ def comparison_table(doc: Document, table: pd.DataFrame) -> None:
             [
                 str(r.policy),
                 _breakage_cell(r),
-                fmt_pct(r.protection),
+                fmt_pct(r.protection) if pd.notna(r.protection) else str(r.blocking_attacker),
                 fmt_bytes(r.bytes_per_client_day),
                 str(r.third_party_learns),
             ]

@@ -88,11 +88,11 @@ def missing_table(doc: Document, *names: str, what: str) -> None:
             listed.append(" or ")
         listed.append(code(f"results.{name}"))
     doc.note(
-        f"Not available for this warehouse: {what}. The analysis wrote no table ",
+        f"Not available for this warehouse: {what} (no table ",
         *listed,
-        " (it is written by ",
+        "; ",
         code("certsentry analyze"),
-        "; some tables need opt-in clients or the raw folder's PKI, which not every dataset has).",
+        " writes it when its inputs exist).",
     )
 
 

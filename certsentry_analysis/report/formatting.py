@@ -88,13 +88,16 @@ def fmt_ms(value: object) -> str:
 
 
 def fmt_ms_ci(value: object, low: object, high: object) -> str:
-    """A latency with its interval: 186 ms [170–201]."""
+    """A latency with its interval at the point's precision: 186 ms [170–201]."""
     if _is_missing(value):
         return MISSING
     if _is_missing(low) or _is_missing(high):
         return fmt_ms(value)
+    places = 1 if abs(float(value)) < 100 else 0  # type: ignore[arg-type]
+    lo = float(low)  # type: ignore[arg-type]
+    hi = float(high)  # type: ignore[arg-type]
 
-    return f"{fmt_ms(value)} [{fmt_ms(low)[:-3]}{DASH}{fmt_ms(high)[:-3]}]"
+    return f"{fmt_ms(value)} [{lo:,.{places}f}{DASH}{hi:,.{places}f}]"
 
 
 def fmt_bytes(value: object) -> str:

@@ -145,8 +145,8 @@ def league(ctx: BuildContext, doc: Document) -> None:
         fig,
         [
             f"Failure rate of wire checks per responder, worst first, with 95% intervals "
-            f"({fmt_int(len(shown))} responders with at least 10 clients; "
-            f"{fmt_int(hidden)} suppressed).",
+            f"({fmt_int(len(shown))} responders shown; {fmt_int(hidden)} suppressed for "
+            "having too few clients).",
             *source("league_table", len(shown), len(frame)),
         ],
     )

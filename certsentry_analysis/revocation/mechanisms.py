@@ -17,9 +17,9 @@ from certsentry_analysis import analysis
 
 log = logging.getLogger(__name__)
 
-# Candidate result tables and columns of the breakage stage holding the viable timeout.
-BREAKAGE_TABLES = ("breakage_viable", "hardfail_viable", "breakage_summary", "breakage_curves")
-VIABLE_COLUMNS = ("viable_timeout_ms", "viable_t_ms")
+# The breakage stage's frontier table and the policy whose viable T the comparison uses.
+FRONTIER_TABLE = "viability_frontier"
+FRONTIER_POLICY = "hard-fail-all"
 
 
 def online_traffic(con: duckdb.DuckDBPyConnection) -> dict[str, float]:
@@ -76,27 +76,40 @@ def latency_at_timeout(con: duckdb.DuckDBPyConnection, timeout_ms: float) -> flo
     return float(row[0]) if row[0] is not None else float("nan")
 
 
-def viable_timeout(con: duckdb.DuckDBPyConnection) -> tuple[float | None, str]:
-    """The breakage stage's viable hard-fail timeout (ms), or None and what is missing."""
-    present = set(analysis.result_tables(con))
-    for name in BREAKAGE_TABLES:
-        if name not in present:
-            continue
-        frame = analysis.load_table(con, name)
-        for column in VIABLE_COLUMNS:
-            if column in frame.columns and frame[column].notna().any():
-                value = float(frame[column].dropna().iloc[0])
-                return value, f"viable T = {value:g} ms from results.{name}.{column}"
+def viable_timeout(con: duckdb.DuckDBPyConnection) -> tuple[float | None, str, float | None]:
+    """The breakage stage's viable hard-fail timeout (ms), a note, and its mean wait (ms).
 
-    return None, (
-        "missing: no breakage result with a viable timeout (looked for "
-        f"results.{{{','.join(BREAKAGE_TABLES)}}})"
+    Reads results.viability_frontier for the hard-fail-all policy, preferring the
+    reading with client-side failures removed when the breakage stage made one.
+    """
+    if FRONTIER_TABLE not in set(analysis.result_tables(con)):
+        return None, f"missing: no results.{FRONTIER_TABLE} from the breakage stage", None
+    frame = analysis.load_table(con, FRONTIER_TABLE)
+    needed = {"policy", "client_side", "viable", "timeout_ms"}
+    if not needed <= set(frame.columns):
+        return None, f"missing: results.{FRONTIER_TABLE} lacks {sorted(needed)}", None
+    rows = frame[frame["policy"] == FRONTIER_POLICY]
+    if rows.empty:
+        return None, f"missing: no {FRONTIER_POLICY} row in results.{FRONTIER_TABLE}", None
+
+    rows = rows.assign(order=rows["client_side"].map({"removed": 0}).fillna(1))
+    row = rows.sort_values("order").iloc[0]
+    where = f"results.{FRONTIER_TABLE} ({FRONTIER_POLICY}, client-side {row['client_side']})"
+    if not bool(row["viable"]) or pd.isna(row["timeout_ms"]):
+        return None, f"no viable T: hard-fail breaks the budget at every timeout ({where})", None
+    wait = row.get("mean_wait_ms")
+    value = float(row["timeout_ms"])
+
+    return (
+        value,
+        f"viable T = {value:g} ms from {where}",
+        (float(wait) if wait is not None and pd.notna(wait) else None),
     )
 
 
 def mechanisms_table(
     online: dict[str, float] | None,
-    viable: tuple[float | None, str],
+    viable: tuple[float | None, str, float | None],
     crlset_share: float,
     crlset_bytes: float,
     crlite_bytes_per_day: float,
@@ -105,8 +118,9 @@ def mechanisms_table(
     """The side-by-side table; NaN where an input is missing (the note says which)."""
     nan = float("nan")
     on = online or {}
-    t_ms, t_note = viable
-    hard_latency = on.get("latency_ms_per_chain_at_t", nan)
+    t_ms, t_note, t_wait = viable
+    # The breakage replay's mean wait per validation at T is preferred to our estimate.
+    hard_latency = t_wait if t_wait is not None else on.get("latency_ms_per_chain_at_t", nan)
     online_note = "from the warehouse" if online is not None else "missing: no warehouse checks"
     rows = [
         (

@@ -13,7 +13,9 @@ import numpy as np
 FRESHNESS_MARGIN_S = 21.0
 
 
-def resolve(group: np.ndarray, ts: np.ndarray, failed: np.ndarray, expires: np.ndarray) -> np.ndarray:
+def resolve(
+    group: np.ndarray, ts: np.ndarray, failed: np.ndarray, expires: np.ndarray
+) -> np.ndarray:
     """For each row, the index of the wire row whose answer serves it (itself if wire).
 
     `group` identifies one cache entry (client and certificate or CRL), `ts` is the

@@ -38,8 +38,9 @@ class ShardRows:
         return len(self.columns["client"])
 
 
-def _validations(world: World, clients: np.ndarray, rng: np.random.Generator
-                 ) -> dict[str, np.ndarray]:
+def _validations(
+    world: World, clients: np.ndarray, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
     """Chain validations of the shard's clients: client, day, client-clock time, site."""
     sc = world.scenario
     cl = world.clients
@@ -61,8 +62,9 @@ def _validations(world: World, clients: np.ndarray, rng: np.random.Generator
     offset = np.array([r.utc_offset_h for r in sc.regions])[cl.region[client]]
     second = ((hour + rng.random(n) - offset) * HOUR) % DAY
     ts_client = np.round(day * DAY + second, 3)
-    site = np.minimum(np.searchsorted(world.certs.site_cdf, rng.random(n)),
-                      world.certs.n_sites - 1)
+    site = np.minimum(
+        np.searchsorted(world.certs.site_cdf, rng.random(n)), world.certs.n_sites - 1
+    )
 
     # Attack: the victim client visits the attacker's site while the attacker is on path.
     ep = world.episodes
@@ -73,7 +75,8 @@ def _validations(world: World, clients: np.ndarray, rng: np.random.Generator
         visits = rng.poisson(rate * lengths)
         who = np.repeat(ep.client[victims], visits)
         t_true = np.repeat(ep.start[victims], visits) + rng.random(visits.sum()) * np.repeat(
-            lengths, visits)
+            lengths, visits
+        )
         t_client = np.round(t_true + cl.skew_s[who], 3)
         a_day = np.floor(t_client / DAY).astype(np.int64)
         keep = (a_day >= 0) & (a_day < days)
@@ -89,18 +92,26 @@ def _validations(world: World, clients: np.ndarray, rng: np.random.Generator
     process = np.where(rng.random(n) < 0.7, browser, other)
 
     order = np.lexsort((site, ts_client, client))
-    client, day, ts_client, site, process = (a[order] for a in (client, day, ts_client, site,
-                                                                process))
+    client, day, ts_client, site, process = (
+        a[order] for a in (client, day, ts_client, site, process)
+    )
     first = np.r_[True, client[1:] != client[:-1]]
     start_of = np.maximum.accumulate(np.where(first, np.arange(n), 0))
     chain_id = np.arange(n) - start_of + 1
 
-    return {"client": client, "day": day, "ts_client": ts_client, "site": site,
-            "process": process, "chain_id": chain_id}
+    return {
+        "client": client,
+        "day": day,
+        "ts_client": ts_client,
+        "site": site,
+        "process": process,
+        "chain_id": chain_id,
+    }
 
 
-def _resolve(world: World, cand: Candidates, rng: np.random.Generator, group_key: np.ndarray
-             ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+def _resolve(
+    world: World, cand: Candidates, rng: np.random.Generator, group_key: np.ndarray
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Evaluate candidates, resolve the cache; returns per-row values and wire mask."""
     res = evaluate(world, cand, rng)
     src = cache.resolve(group_key, cand.ts_client, res.failed, res.next_update)
@@ -126,7 +137,6 @@ def _resolve(world: World, cand: Candidates, rng: np.random.Generator, group_key
 
 def generate_shard(world: World, shard: int, clients: np.ndarray) -> ShardRows:
     """Simulate every check of `clients` (global indices) over the whole period."""
-    sc = world.scenario
     rng = stream(world.seed, "checks", shard)
     certs = world.certs
     val = _validations(world, clients, rng)
@@ -151,10 +161,12 @@ def generate_shard(world: World, shard: int, clients: np.ndarray) -> ShardRows:
     # OCSP first (cache entry per client and certificate).
     o = has_ocsp & ~stapled
     cert_key = np.where(cert >= 0, cert, certs.n_sites + issuing)
-    o_cols, o_wire = _resolve(world, Candidates(client[o], ca[o], cert[o], method[o], ts_true[o],
-                                                ts_client[o]), rng,
-                              client[o].astype(np.int64) * (certs.n_sites + len(world.ca_parent))
-                              + cert_key[o])
+    o_cols, _o_wire = _resolve(
+        world,
+        Candidates(client[o], ca[o], cert[o], method[o], ts_true[o], ts_client[o]),
+        rng,
+        client[o].astype(np.int64) * (certs.n_sites + len(world.ca_parent)) + cert_key[o],
+    )
 
     # Fallback to the CRL when an OCSP fetch failed and the certificate has a CRL pointer.
     o_idx = np.flatnonzero(o)
@@ -163,32 +175,51 @@ def generate_shard(world: World, shard: int, clients: np.ndarray) -> ShardRows:
     fb_delay = o_cols["latency"][fb] / 1000.0
     c_rows = np.r_[np.flatnonzero(~has_ocsp & ~stapled), fb_rows]
     c_shift = np.r_[np.zeros(len(c_rows) - len(fb_rows)), fb_delay]
-    c_cols, _ = _resolve(world, Candidates(client[c_rows], ca[c_rows], cert[c_rows],
-                                           np.ones(len(c_rows), np.int64),
-                                           ts_true[c_rows] + c_shift,
-                                           ts_client[c_rows] + c_shift), rng,
-                         client[c_rows].astype(np.int64) * len(world.ca_parent) + ca[c_rows])
+    c_cols, _ = _resolve(
+        world,
+        Candidates(
+            client[c_rows],
+            ca[c_rows],
+            cert[c_rows],
+            np.ones(len(c_rows), np.int64),
+            ts_true[c_rows] + c_shift,
+            ts_client[c_rows] + c_shift,
+        ),
+        rng,
+        client[c_rows].astype(np.int64) * len(world.ca_parent) + ca[c_rows],
+    )
 
     # Stapled leaves: the server's OCSP answer, fetched by the server recently.
     s_idx = np.flatnonzero(stapled)
     s_resp = world.ca_ocsp[ca[s_idx]]
     s_tu, s_nu = schedule(world, s_resp, cert[s_idx], ts_true[s_idx])
     s_cols = {
-        "responder": s_resp, "true_latency": np.zeros(len(s_idx)),
+        "responder": s_resp,
+        "true_latency": np.zeros(len(s_idx)),
         "latency": np.round(rng.uniform(0, 0.5, len(s_idx)), 1),
-        "error": np.full(len(s_idx), -1), "http": np.full(len(s_idx), -1),
-        "nbytes": np.full(len(s_idx), -1), "cause": np.zeros(len(s_idx), np.int8),
-        "this_update": s_tu, "next_update": s_nu, "unknown": np.zeros(len(s_idx), bool),
-        "source": np.full(len(s_idx), 2), "failed": np.zeros(len(s_idx), bool),
+        "error": np.full(len(s_idx), -1),
+        "http": np.full(len(s_idx), -1),
+        "nbytes": np.full(len(s_idx), -1),
+        "cause": np.zeros(len(s_idx), np.int8),
+        "this_update": s_tu,
+        "next_update": s_nu,
+        "unknown": np.zeros(len(s_idx), bool),
+        "source": np.full(len(s_idx), 2),
+        "failed": np.zeros(len(s_idx), bool),
     }
 
     base = np.r_[o_idx, c_rows, s_idx]
     parts = (o_cols, c_cols, s_cols)
     cols = {k: np.concatenate([p[k] for p in parts]) for k in o_cols}
-    cols["method"] = np.r_[np.zeros(len(o_idx), np.int8), np.ones(len(c_rows), np.int8),
-                           np.zeros(len(s_idx), np.int8)]
-    cols["sub"] = np.r_[np.zeros(len(o_idx)), np.zeros(len(c_rows) - len(fb_rows)),
-                        np.ones(len(fb_rows)), np.zeros(len(s_idx))].astype(np.int8)
+    cols["method"] = np.r_[
+        np.zeros(len(o_idx), np.int8), np.ones(len(c_rows), np.int8), np.zeros(len(s_idx), np.int8)
+    ]
+    cols["sub"] = np.r_[
+        np.zeros(len(o_idx)),
+        np.zeros(len(c_rows) - len(fb_rows)),
+        np.ones(len(fb_rows)),
+        np.zeros(len(s_idx)),
+    ].astype(np.int8)
     for name, arr in (("v", v), ("pos", pos), ("ca", ca), ("cert", cert), ("client", client)):
         cols[name] = arr[base]
     cols = _finish(world, cols, val)
@@ -196,8 +227,9 @@ def generate_shard(world: World, shard: int, clients: np.ndarray) -> ShardRows:
     return ShardRows(cols)
 
 
-def _finish(world: World, cols: dict[str, np.ndarray], val: dict[str, np.ndarray]
-            ) -> dict[str, np.ndarray]:
+def _finish(
+    world: World, cols: dict[str, np.ndarray], val: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
     """Order rows within chains, apply the per-chain budget, set outcomes, sort for the log."""
     sc = world.scenario
     certs = world.certs
@@ -248,14 +280,24 @@ def _finish(world: World, cols: dict[str, np.ndarray], val: dict[str, np.ndarray
     failed = cols["error"] >= 0
     outcome = np.where(failed, 3, np.where(knew, 1, np.where(cols["unknown"], 2, 0)))
     cols["outcome"] = outcome.astype(np.int8)
-    cols["error"] = np.where(outcome == 1, E["CRYPT_E_REVOKED"],
-                             np.where(outcome == 2, E["CRYPT_E_NOT_IN_REVOCATION_DATABASE"],
-                                      cols["error"]))
+    cols["error"] = np.where(
+        outcome == 1,
+        E["CRYPT_E_REVOKED"],
+        np.where(outcome == 2, E["CRYPT_E_NOT_IN_REVOCATION_DATABASE"], cols["error"]),
+    )
     cols["reason"] = np.where(outcome == 1, certs.reason[cert], -1)
     cols["latency"] = np.round(cols["latency"], 1)
     cols["true_latency"] = np.round(cols["true_latency"], 1)
 
-    order = np.lexsort((cols["sub"], cols["pos"], cols["chain_id"], cols["ts_client"],
-                        cols["day"], cols["client"]))
+    order = np.lexsort(
+        (
+            cols["sub"],
+            cols["pos"],
+            cols["chain_id"],
+            cols["ts_client"],
+            cols["day"],
+            cols["client"],
+        )
+    )
 
     return {k: a[order] for k, a in cols.items()}

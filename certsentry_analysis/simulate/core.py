@@ -106,15 +106,26 @@ def simulate(
         if writer is not None:
             writer.close()
     t_logs = time.perf_counter() - t0
-    log.info("wrote %d checks in %d log files in %.1f s (%.0f rows/s)",
-             rows, len(files), t_logs, rows / max(t_logs, 1e-9))
+    log.info(
+        "wrote %d checks in %d log files in %.1f s (%.0f rows/s)",
+        rows,
+        len(files),
+        t_logs,
+        rows / max(t_logs, 1e-9),
+    )
 
     checks = pl.scan_parquet(checks_path)
     truth.write_tables(world, out_dir / "truth", uploads, checks)
     manifest = _manifest(world, scenario, overrides, out_dir, files, pki_files, rows)
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
-    log.info("simulated %s (seed %d): %d checks, %d files in %.1f s",
-             sc.name, seed, rows, len(files), time.perf_counter() - t0)
+    log.info(
+        "simulated %s (seed %d): %d checks, %d files in %.1f s",
+        sc.name,
+        seed,
+        rows,
+        len(files),
+        time.perf_counter() - t0,
+    )
 
     return out_dir
 
@@ -123,9 +134,15 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _manifest(world: World, scenario: str | Path, overrides: dict[str, Any], out_dir: Path,
-              files: list[tuple[str, str, int]], pki_files: list[Path], rows: int
-              ) -> dict[str, Any]:
+def _manifest(
+    world: World,
+    scenario: str | Path,
+    overrides: dict[str, Any],
+    out_dir: Path,
+    files: list[tuple[str, str, int]],
+    pki_files: list[Path],
+    rows: int,
+) -> dict[str, Any]:
     listed = sorted(files)
     for path in [*pki_files, *sorted((out_dir / "truth").glob("*.parquet"))]:
         listed.append((path.relative_to(out_dir).as_posix(), _sha256(path), path.stat().st_size))

@@ -15,8 +15,17 @@ import numpy as np
 from certsentry_analysis.logformat import LogHeader, gzip_bytes, render_log
 from certsentry_analysis.simulate.scenario import FaultConfig
 
-FAULT_KINDS = ("duplicate", "truncated", "garbage_line", "short_line", "bad_value",
-               "broken_gzip", "reupload", "crlf", "bom")
+FAULT_KINDS = (
+    "duplicate",
+    "truncated",
+    "garbage_line",
+    "short_line",
+    "bad_value",
+    "broken_gzip",
+    "reupload",
+    "crlf",
+    "bom",
+)
 # Values a damaged field takes; each is rejected by the log-format reader.
 _BAD_VALUES = {0: "yesterday", 2: "12x", 3: "-1", 6: "LDAP", 8: "maybe", 12: "-3.5"}
 
@@ -47,8 +56,17 @@ class FileResult:
 def choose(cfg: FaultConfig, rng: np.random.Generator, n_files: int) -> list[str]:
     """A fault kind (or 'none') per file; the kinds are mutually exclusive."""
     corrupted = cfg.corrupted / 4
-    weights = [cfg.duplicate, cfg.truncated, corrupted, corrupted, corrupted, corrupted,
-               cfg.reupload, cfg.crlf, cfg.bom]
+    weights = [
+        cfg.duplicate,
+        cfg.truncated,
+        corrupted,
+        corrupted,
+        corrupted,
+        corrupted,
+        cfg.reupload,
+        cfg.crlf,
+        cfg.bom,
+    ]
     edges = np.cumsum(weights)
     draws = rng.random(n_files)
     idx = np.searchsorted(edges, draws, side="right")
@@ -66,18 +84,19 @@ def _lines(body: bytes) -> list[bytes]:
 
 def make_uploads(
     header: LogHeader,
+    head: int,
     body: bytes,
-    row_close: np.ndarray,
+    ts_epoch: np.ndarray,
     fault: str,
     rng: np.random.Generator,
     new_id: list[str],
 ) -> FileResult:
     """The uploads one client-day becomes under `fault` (`new_id` supplies upload ids).
 
-    `row_close` holds, per row, the epoch second a file closed right after it would show.
+    `head` is the header's line count, `ts_epoch` the rows' logged times (epoch
+    seconds); a file is closed the second after its latest row.
     """
-    closed = _when(int(row_close[-1]))
-    head = len(header.lines())
+    closed = _when(int(np.floor(ts_epoch.max())) + 1)
     n = body.count(b"\n")
     line_no = head + 1 + np.arange(n)
     intact = np.ones(n, bool)
@@ -89,17 +108,22 @@ def make_uploads(
         data = gzip_bytes(render_log(header, body, closed=closed))
         uploads = [Upload(upload_id, data, "none", "gzip", n)]
         if fault == "duplicate":
-            uploads.append(Upload(new_id.pop(0), data, "duplicate", "gzip", n,
-                                  duplicate_of=upload_id))
+            uploads.append(
+                Upload(new_id.pop(0), data, "duplicate", "gzip", n, duplicate_of=upload_id)
+            )
         elif fault == "reupload":
             # An earlier upload of the same day, cut short and closed at that time; the
             # final upload above supersedes it.
             k = int(rng.integers(1, n))
             part = b"".join(line + b"\n" for line in _lines(body)[:k])
-            early = gzip_bytes(render_log(header, part, closed=_when(int(row_close[k - 1]))))
+            early_close = _when(int(np.floor(ts_epoch[:k].max())) + 1)
+            early = gzip_bytes(render_log(header, part, closed=early_close))
             uploads[0].fault = "reupload_final"
-            uploads.append(Upload(new_id.pop(0), early, "reupload_superseded", "gzip", k,
-                                  duplicate_of=upload_id))
+            uploads.append(
+                Upload(
+                    new_id.pop(0), early, "reupload_superseded", "gzip", k, duplicate_of=upload_id
+                )
+            )
         return FileResult(uploads, line_no, intact)
 
     if fault == "crlf":
@@ -113,14 +137,16 @@ def make_uploads(
         part = b"".join(line + b"\n" for line in _lines(body)[:k])
         data = gzip_bytes(render_log(header, part, closed=None))
         intact[k:] = False
-        return FileResult([Upload(upload_id, data, "truncated", "gzip", k, rows_lost=n - k)],
-                          line_no, intact)
+        return FileResult(
+            [Upload(upload_id, data, "truncated", "gzip", k, rows_lost=n - k)], line_no, intact
+        )
     if fault == "broken_gzip":
         full = gzip_bytes(render_log(header, body, closed=closed))
         cut = int(rng.integers(10, max(11, len(full) // 2)))
         intact[:] = False
-        return FileResult([Upload(upload_id, full[:cut], "broken_gzip", "gzip", 0, rows_lost=n)],
-                          line_no, intact)
+        return FileResult(
+            [Upload(upload_id, full[:cut], "broken_gzip", "gzip", 0, rows_lost=n)], line_no, intact
+        )
 
     lines = _lines(body)
     r = int(rng.integers(0, n))
@@ -144,7 +170,17 @@ def make_uploads(
     data = gzip_bytes(render_log(header, damaged, closed=closed))
 
     return FileResult(
-        [Upload(upload_id, data, fault, "gzip", len(lines), bad_lines=[bad_line],
-                rows_lost=int((~intact).sum()))],
-        line_no, intact,
+        [
+            Upload(
+                upload_id,
+                data,
+                fault,
+                "gzip",
+                len(lines),
+                bad_lines=[bad_line],
+                rows_lost=int((~intact).sum()),
+            )
+        ],
+        line_no,
+        intact,
     )

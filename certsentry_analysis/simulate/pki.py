@@ -27,11 +27,26 @@ log = logging.getLogger(__name__)
 
 # Fictional organisations: simulated performance must not be pinned on real CAs.
 ORG_NAMES = (
-    "Aldermoor Trust", "Brightwell Certification", "Castellan Secure", "Dunmore Digital",
-    "Everstone CA", "Fairhaven Trust Services", "Greystoke Signing", "Halcyon Identity",
-    "Ironbridge PKI", "Juniper Root", "Kestrel Certification", "Larkspur Secure",
-    "Meridian Trust", "Northgate Digital", "Oakfield Certificates", "Pinecrest Identity",
-    "Quarry Hill Trust", "Redfern Secure", "Silverlake CA", "Thornbury Trust",
+    "Aldermoor Trust",
+    "Brightwell Certification",
+    "Castellan Secure",
+    "Dunmore Digital",
+    "Everstone CA",
+    "Fairhaven Trust Services",
+    "Greystoke Signing",
+    "Halcyon Identity",
+    "Ironbridge PKI",
+    "Juniper Root",
+    "Kestrel Certification",
+    "Larkspur Secure",
+    "Meridian Trust",
+    "Northgate Digital",
+    "Oakfield Certificates",
+    "Pinecrest Identity",
+    "Quarry Hill Trust",
+    "Redfern Secure",
+    "Silverlake CA",
+    "Thornbury Trust",
 )
 _CURVE_ORDER = int("FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551", 16)
 # DER bytes one CRL entry adds (serial, date, reason extension), for size targets.
@@ -108,7 +123,7 @@ def build_pki(scenario: Scenario, seed: int) -> Pki:
     cfg = scenario.pki
     rng = stream(seed, "pki")
     ranks = np.arange(1, cfg.organisations + 1, dtype=float)
-    shares = ranks ** -cfg.market_share_exponent
+    shares = ranks**-cfg.market_share_exponent
     shares /= shares.sum()
 
     orgs: list[Organisation] = []
@@ -118,8 +133,12 @@ def build_pki(scenario: Scenario, seed: int) -> Pki:
             infra = int(rng.integers(0, 3))
         orgs.append(
             Organisation(
-                index=i, name=name, domain=f"{_slug(name)}.example", share=float(shares[i]),
-                infra=infra, cdn=bool(rng.random() < scenario.responders.cdn_share),
+                index=i,
+                name=name,
+                domain=f"{_slug(name)}.example",
+                share=float(shares[i]),
+                infra=infra,
+                cdn=bool(rng.random() < scenario.responders.cdn_share),
                 intermediate_ocsp=bool(rng.random() < cfg.intermediate_ocsp_share),
             )
         )
@@ -130,8 +149,14 @@ def build_pki(scenario: Scenario, seed: int) -> Pki:
     cas: list[CA] = []
     for org in orgs:
         root = CA(
-            index=len(cas), org=org.index, role="root", name=f"{org.name} Root CA",
-            slug=f"{_slug(org.name)}-root", parent=len(cas), share=0.0, ev=False,
+            index=len(cas),
+            org=org.index,
+            role="root",
+            name=f"{org.name} Root CA",
+            slug=f"{_slug(org.name)}-root",
+            parent=len(cas),
+            share=0.0,
+            ev=False,
             key=_derive_key(rng),
             ocsp_url=f"http://ocsp.{org.domain}/" if org.intermediate_ocsp else None,
             crl_url=f"http://crl.{org.domain}/root.crl",
@@ -146,9 +171,15 @@ def build_pki(scenario: Scenario, seed: int) -> Pki:
             crl_only = bool(rng.random() < cfg.crl_only_share)
             cas.append(
                 CA(
-                    index=len(cas), org=org.index, role="issuing",
-                    name=f"{org.name} {label}", slug=slug, parent=root.index,
-                    share=float(org.share * split[j]), ev=ev, key=_derive_key(rng),
+                    index=len(cas),
+                    org=org.index,
+                    role="issuing",
+                    name=f"{org.name} {label}",
+                    slug=slug,
+                    parent=root.index,
+                    share=float(org.share * split[j]),
+                    ev=ev,
+                    key=_derive_key(rng),
                     ocsp_url=None if crl_only else f"http://ocsp.{org.domain}/",
                     crl_url=f"http://crl.{org.domain}/{slug}.crl",
                 )
@@ -218,7 +249,7 @@ def sign_pki(pki: Pki, start: datetime) -> None:
         spki = ca.key.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )
-        ca.sha1 = hashlib.sha1(der).hexdigest().upper()  # noqa: S324 - thumbprints are SHA-1
+        ca.sha1 = hashlib.sha1(der).hexdigest().upper()
         ca.spki_sha256 = hashlib.sha256(spki).hexdigest()
 
 
@@ -238,7 +269,7 @@ def build_crl(
         .next_update(this_update + timedelta(hours=ca.crl_validity_h))
         .add_extension(x509.CRLNumber(int(this_update.timestamp()) // 3600), critical=False)
     )
-    for serial, when, reason in zip(serials.tolist(), revoked_at.tolist(), reasons):
+    for serial, when, reason in zip(serials.tolist(), revoked_at.tolist(), reasons, strict=True):
         entry = (
             x509.RevokedCertificateBuilder()
             .serial_number(int(serial))
@@ -246,7 +277,9 @@ def build_crl(
         )
         if reason != "unspecified":
             # RFC 5280 5.3.1: the reason code extension is absent for unspecified.
-            entry = entry.add_extension(x509.CRLReason(x509.ReasonFlags[reason_flag(reason)]), critical=False)
+            entry = entry.add_extension(
+                x509.CRLReason(x509.ReasonFlags[reason_flag(reason)]), critical=False
+            )
         builder = builder.add_revoked_certificate(entry.build())
     crl = builder.sign(ca.key, hashes.SHA256(), ecdsa_deterministic=True)
 
@@ -289,7 +322,9 @@ def write_pki(pki: Pki, out: Path, crls: dict[int, bytes]) -> list[Path]:
             written.append(crl_path)
     log.info(
         "wrote PKI: %d CA certificates, %d CRLs in %.2f s",
-        len(pki.cas), len(crls), time.perf_counter() - t0,
+        len(pki.cas),
+        len(crls),
+        time.perf_counter() - t0,
     )
 
     return written

@@ -174,9 +174,11 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _read_table(name_or_path: str | Path, seen: tuple[str, ...] = ()) -> tuple[dict[str, Any], Path]:
+def _read_table(
+    name_or_path: str | Path, seen: tuple[str, ...] = ()
+) -> tuple[dict[str, Any], Path]:
     path = Path(name_or_path)
-    if not path.suffix == ".toml" or not path.exists():
+    if path.suffix != ".toml" or not path.exists():
         shipped = SCENARIO_DIR / f"{name_or_path}.toml"
         if not shipped.exists():
             known = sorted(p.stem for p in SCENARIO_DIR.glob("*.toml"))
@@ -214,7 +216,10 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
             return tuple(_convert(args[0], v, f"{where}[{i}]") for i, v in enumerate(value))
         if len(args) != len(value):
             raise ScenarioError(f"{where}: expected {len(args)} values, got {len(value)}")
-        return tuple(_convert(a, v, f"{where}[{i}]") for i, (a, v) in enumerate(zip(args, value)))
+        return tuple(
+            _convert(a, v, f"{where}[{i}]")
+            for i, (a, v) in enumerate(zip(args, value, strict=True))
+        )
     if origin is dict:
         if not isinstance(value, dict):
             raise ScenarioError(f"{where}: expected a table, got {value!r}")

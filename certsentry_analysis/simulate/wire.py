@@ -19,14 +19,30 @@ ERRORS = tuple(ERROR_CODES)
 CAUSES = ("none", "server", "client", "attack")
 CAUSE_NONE, CAUSE_SERVER, CAUSE_CLIENT, CAUSE_ATTACK = range(4)
 # Failure kinds of the scenario's failure and outage mixes, mapped to log errors.
-KINDS = ("dns", "connect", "reset", "timeout", "http", "malformed", "tryLater", "unauthorized",
-         "internalError", "stale", "signature")
+KINDS = (
+    "dns",
+    "connect",
+    "reset",
+    "timeout",
+    "http",
+    "malformed",
+    "tryLater",
+    "unauthorized",
+    "internalError",
+    "stale",
+    "signature",
+)
 _KIND_ERROR = {
-    "dns": "ERROR_INTERNET_NAME_NOT_RESOLVED", "connect": "ERROR_INTERNET_CANNOT_CONNECT",
-    "reset": "ERROR_INTERNET_CONNECTION_RESET", "timeout": "ERROR_INTERNET_TIMEOUT",
-    "http": "HTTP_STATUS_ERROR", "malformed": "CRYPT_E_ASN1_CORRUPT",
-    "tryLater": "OCSP_TRY_LATER", "unauthorized": "OCSP_UNAUTHORIZED",
-    "internalError": "OCSP_INTERNAL_ERROR", "stale": "CS_STALE_RESPONSE",
+    "dns": "ERROR_INTERNET_NAME_NOT_RESOLVED",
+    "connect": "ERROR_INTERNET_CANNOT_CONNECT",
+    "reset": "ERROR_INTERNET_CONNECTION_RESET",
+    "timeout": "ERROR_INTERNET_TIMEOUT",
+    "http": "HTTP_STATUS_ERROR",
+    "malformed": "CRYPT_E_ASN1_CORRUPT",
+    "tryLater": "OCSP_TRY_LATER",
+    "unauthorized": "OCSP_UNAUTHORIZED",
+    "internalError": "OCSP_INTERNAL_ERROR",
+    "stale": "CS_STALE_RESPONSE",
     "signature": "NTE_BAD_SIGNATURE",
 }
 # A CRL endpoint has no OCSP status codes: the same server trouble shows as HTTP errors.
@@ -83,7 +99,9 @@ def _in_episode(world: World, kind: int, client: np.ndarray, t: np.ndarray) -> n
     return ok & (c[idx] == client) & (probe < end_key[idx])
 
 
-def _outage_state(world: World, responder: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _outage_state(
+    world: World, responder: np.ndarray, t: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     out = world.outages
     process = world.responders.process[responder]
     if len(out.start) == 0:
@@ -137,8 +155,9 @@ def evaluate(world: World, rows: Candidates, rng: np.random.Generator) -> WireRe
     factor = np.where(r.cdn[responder], cdn, rtt) * cl.latency_factor[rows.client]
     wire = np.exp(r.mu[responder] + r.sigma[responder] * rng.standard_normal(n)) * factor
     wire += np.where(rng.random(n) < resp_cfg.tail_prob, resp_cfg.tail_ms, 0.0)
-    sched_key = np.where(is_crl, rows.ca + CRL_KEY_OFFSET, rows.cert + 20_000_000 * (rows.cert < 0)
-                         * (rows.ca + 1))
+    sched_key = np.where(
+        is_crl, rows.ca + CRL_KEY_OFFSET, rows.cert + 20_000_000 * (rows.cert < 0) * (rows.ca + 1)
+    )
     this_update, next_update = schedule(world, responder, sched_key, rows.ts_true)
     size = np.where(is_crl, crl_bytes(world, rows.ca, this_update), r.ocsp_bytes[responder])
     transfer = np.where(is_crl, size * 8.0 / cl.bandwidth_kbps[rows.client], 0.0)
@@ -156,8 +175,9 @@ def evaluate(world: World, rows: Candidates, rng: np.random.Generator) -> WireRe
 
     # An attacker on the path drops or resets all revocation traffic.
     attacked = _in_episode(world, 2, rows.client, rows.ts_true)
-    kind[attacked] = np.where(rng.random(attacked.sum()) < 0.6, KINDS.index("timeout"),
-                              KINDS.index("reset"))
+    kind[attacked] = np.where(
+        rng.random(attacked.sum()) < 0.6, KINDS.index("timeout"), KINDS.index("reset")
+    )
     cause[attacked] = CAUSE_ATTACK
 
     # Captive portal: HTTP 200 with an HTML page that is no OCSP response or CRL.
@@ -181,8 +201,9 @@ def evaluate(world: World, rows: Candidates, rng: np.random.Generator) -> WireRe
 
     # Everyday client flakiness (Wi-Fi drops, DNS hiccups).
     flaky = free() & (rng.random(n) < cl.flaky_prob[rows.client])
-    kind[flaky] = _choose(rng, {"dns": 0.3, "connect": 0.3, "reset": 0.2, "timeout": 0.2},
-                          int(flaky.sum()))
+    kind[flaky] = _choose(
+        rng, {"dns": 0.3, "connect": 0.3, "reset": 0.2, "timeout": 0.2}, int(flaky.sum())
+    )
     cause[flaky] = CAUSE_CLIENT
 
     # A clock far ahead sees every fresh answer as already expired.
@@ -204,8 +225,19 @@ def evaluate(world: World, rows: Candidates, rng: np.random.Generator) -> WireRe
     kind[slow] = KINDS.index("timeout")
     cause[slow] = np.where(transfer[slow] > wire[slow], CAUSE_CLIENT, CAUSE_SERVER)
 
-    _apply_kinds(kind, is_crl, error, http, nbytes, latency, wire, size, rng, per_url,
-                 cl.latency_factor[rows.client])
+    _apply_kinds(
+        kind,
+        is_crl,
+        error,
+        http,
+        nbytes,
+        latency,
+        wire,
+        size,
+        rng,
+        per_url,
+        cl.latency_factor[rows.client],
+    )
     # A responder serving a stale answer: one it should have replaced long ago.
     server_stale = (kind == KINDS.index("stale")) & (cause == CAUSE_SERVER)
     shift = 1.5 * (next_update - this_update)
@@ -218,21 +250,45 @@ def evaluate(world: World, rows: Candidates, rng: np.random.Generator) -> WireRe
     unknown = ~is_crl & ~failed & (rng.random(n) < resp_cfg.unknown_prob)
 
     return WireResult(
-        responder=responder, true_latency=true_latency, latency=latency, failed=failed,
-        error=error, http=np.where(np.isin(error, _NETWORK), -1, http), nbytes=np.where(
-            np.isin(error, _NETWORK), -1, nbytes), cause=cause, this_update=this_update,
-        next_update=next_update, unknown=unknown,
+        responder=responder,
+        true_latency=true_latency,
+        latency=latency,
+        failed=failed,
+        error=error,
+        http=np.where(np.isin(error, _NETWORK), -1, http),
+        nbytes=np.where(np.isin(error, _NETWORK), -1, nbytes),
+        cause=cause,
+        this_update=this_update,
+        next_update=next_update,
+        unknown=unknown,
     )
 
 
-_NETWORK = [E[k] for k in ("ERROR_INTERNET_NAME_NOT_RESOLVED", "ERROR_INTERNET_CANNOT_CONNECT",
-                           "ERROR_INTERNET_CONNECTION_RESET", "ERROR_INTERNET_TIMEOUT",
-                           "CRYPT_E_REVOCATION_OFFLINE")]
+_NETWORK = [
+    E[k]
+    for k in (
+        "ERROR_INTERNET_NAME_NOT_RESOLVED",
+        "ERROR_INTERNET_CANNOT_CONNECT",
+        "ERROR_INTERNET_CONNECTION_RESET",
+        "ERROR_INTERNET_TIMEOUT",
+        "CRYPT_E_REVOCATION_OFFLINE",
+    )
+]
 
 
-def _apply_kinds(kind: np.ndarray, is_crl: np.ndarray, error: np.ndarray, http: np.ndarray,
-                 nbytes: np.ndarray, latency: np.ndarray, wire: np.ndarray, size: np.ndarray,
-                 rng: np.random.Generator, per_url: float, client_factor: np.ndarray) -> None:
+def _apply_kinds(
+    kind: np.ndarray,
+    is_crl: np.ndarray,
+    error: np.ndarray,
+    http: np.ndarray,
+    nbytes: np.ndarray,
+    latency: np.ndarray,
+    wire: np.ndarray,
+    size: np.ndarray,
+    rng: np.random.Generator,
+    per_url: float,
+    client_factor: np.ndarray,
+) -> None:
     """Turn failure kinds into error codes, HTTP statuses, sizes and latencies (in place)."""
     for k, name in enumerate(KINDS):
         rows = kind == k
@@ -241,8 +297,9 @@ def _apply_kinds(kind: np.ndarray, is_crl: np.ndarray, error: np.ndarray, http: 
             continue
         error[rows] = E[_KIND_ERROR[name]]
         if name == "dns":
-            latency[rows] = np.minimum(per_url, np.exp(rng.normal(np.log(300), 0.8, m))
-                                       * client_factor[rows])
+            latency[rows] = np.minimum(
+                per_url, np.exp(rng.normal(np.log(300), 0.8, m)) * client_factor[rows]
+            )
         elif name == "connect":
             latency[rows] = np.minimum(per_url - 1, 0.5 * wire[rows] + rng.exponential(1500, m))
         elif name == "reset":

@@ -153,13 +153,16 @@ def _responders(scenario: Scenario, pki: Pki, seed: int) -> tuple[Responders, di
     if len(owners) > 1:
         position[owners] = np.linspace(0.0, 1.0, len(owners))
     position[others] = rng.uniform(0.0, 1.0, len(others))
-    ocsp_mean = np.exp(np.log(cfg.ocsp_mean_ms[0]) + position * np.log(
-        cfg.ocsp_mean_ms[1] / cfg.ocsp_mean_ms[0]))
-    crl_mean = np.exp(np.log(cfg.crl_mean_ms[0]) + position * np.log(
-        cfg.crl_mean_ms[1] / cfg.crl_mean_ms[0]))
+    ocsp_mean = np.exp(
+        np.log(cfg.ocsp_mean_ms[0]) + position * np.log(cfg.ocsp_mean_ms[1] / cfg.ocsp_mean_ms[0])
+    )
+    crl_mean = np.exp(
+        np.log(cfg.crl_mean_ms[0]) + position * np.log(cfg.crl_mean_ms[1] / cfg.crl_mean_ms[0])
+    )
     sigma = cfg.ocsp_sigma[0] + position * (cfg.ocsp_sigma[1] - cfg.ocsp_sigma[0])
-    fail = np.exp(rng.uniform(np.log(cfg.base_failure_prob[0]), np.log(cfg.base_failure_prob[1]),
-                              n_orgs))
+    fail = np.exp(
+        rng.uniform(np.log(cfg.base_failure_prob[0]), np.log(cfg.base_failure_prob[1]), n_orgs)
+    )
     mtbf = np.exp(rng.uniform(np.log(cfg.mtbf_hours[0]), np.log(cfg.mtbf_hours[1]), n_orgs))
     validity = rng.uniform(cfg.ocsp_validity_hours[0], cfg.ocsp_validity_hours[1], n_orgs)
     crl_validity = rng.uniform(cfg.crl_validity_hours[0], cfg.crl_validity_hours[1], n_orgs)
@@ -173,9 +176,21 @@ def _responders(scenario: Scenario, pki: Pki, seed: int) -> tuple[Responders, di
         mtbf[:] = cfg.mtbf_hours[1]
 
     hosts: list[str] = []
-    cols: dict[str, list[float]] = {k: [] for k in
-                                    ("method", "org", "process", "cdn", "mu", "sigma", "fail",
-                                     "mtbf", "validity", "bytes")}
+    cols: dict[str, list[float]] = {
+        k: []
+        for k in (
+            "method",
+            "org",
+            "process",
+            "cdn",
+            "mu",
+            "sigma",
+            "fail",
+            "mtbf",
+            "validity",
+            "bytes",
+        )
+    }
     index: dict[str, int] = {}
     for org in pki.orgs:
         infra = pki.orgs[org.infra]
@@ -192,19 +207,32 @@ def _responders(scenario: Scenario, pki: Pki, seed: int) -> tuple[Responders, di
                 mu, sd = _lognormal_mu(float(ocsp_mean[i]), float(sigma[i])), float(sigma[i])
             else:
                 mu, sd = _lognormal_mu(float(crl_mean[i]), float(sigma[i])), float(sigma[i])
-            for key, value in (("method", method), ("org", i), ("process", 2 * i + method),
-                               ("cdn", infra.cdn), ("mu", mu), ("sigma", sd),
-                               ("fail", fail[i]), ("mtbf", mtbf[i]),
-                               ("validity", (validity if method == 0 else crl_validity)[i] * HOUR),
-                               ("bytes", nbytes[i])):
+            for key, value in (
+                ("method", method),
+                ("org", i),
+                ("process", 2 * i + method),
+                ("cdn", infra.cdn),
+                ("mu", mu),
+                ("sigma", sd),
+                ("fail", fail[i]),
+                ("mtbf", mtbf[i]),
+                ("validity", (validity if method == 0 else crl_validity)[i] * HOUR),
+                ("bytes", nbytes[i]),
+            ):
                 cols[key].append(float(value))
 
     responders = Responders(
-        host=hosts, method=np.array(cols["method"], np.int8),
-        org=np.array(cols["org"], np.int32), process=np.array(cols["process"], np.int32),
-        cdn=np.array(cols["cdn"], bool), mu=np.array(cols["mu"]), sigma=np.array(cols["sigma"]),
-        base_fail=np.array(cols["fail"]), mtbf_h=np.array(cols["mtbf"]),
-        validity_s=np.array(cols["validity"]), ocsp_bytes=np.array(cols["bytes"], np.int64),
+        host=hosts,
+        method=np.array(cols["method"], np.int8),
+        org=np.array(cols["org"], np.int32),
+        process=np.array(cols["process"], np.int32),
+        cdn=np.array(cols["cdn"], bool),
+        mu=np.array(cols["mu"]),
+        sigma=np.array(cols["sigma"]),
+        base_fail=np.array(cols["fail"]),
+        mtbf_h=np.array(cols["mtbf"]),
+        validity_s=np.array(cols["validity"]),
+        ocsp_bytes=np.array(cols["bytes"], np.int64),
     )
 
     return responders, index
@@ -235,8 +263,11 @@ def _outages(scenario: Scenario, responders: Responders, seed: int) -> Outages:
     arr = np.array(rows)
 
     return Outages(
-        process=arr[:, 0].astype(np.int32), start=arr[:, 1], end=arr[:, 2],
-        kind=arr[:, 3].astype(np.int8), fail_fraction=arr[:, 4],
+        process=arr[:, 0].astype(np.int32),
+        start=arr[:, 1],
+        end=arr[:, 2],
+        kind=arr[:, 3].astype(np.int8),
+        fail_fraction=arr[:, 4],
     )
 
 
@@ -249,15 +280,19 @@ def _certificates(
     period = scenario.days * DAY
     issuing = pki.issuing()
     shares = np.array([ca.share for ca in issuing])
-    site_issuer = np.array([issuing[i].index for i in
-                            rng.choice(len(issuing), n_sites, p=shares / shares.sum())])
+    site_issuer = np.array(
+        [issuing[i].index for i in rng.choice(len(issuing), n_sites, p=shares / shares.sum())]
+    )
     reason_w = np.array([cfg.reasons.get(r, 0.0) for r in REASON_NAMES])
     reason_p = reason_w / reason_w.sum()
 
     site_revoked = rng.random(n_sites) < cfg.site_revoked_share
     during = rng.random(n_sites) < cfg.revoked_during_share
-    when = np.where(during, rng.uniform(0, period, n_sites),
-                    rng.uniform(-cfg.revoked_before_days * DAY, 0, n_sites))
+    when = np.where(
+        during,
+        rng.uniform(0, period, n_sites),
+        rng.uniform(-cfg.revoked_before_days * DAY, 0, n_sites),
+    )
     victim = -1
     if scenario.attack.enabled:
         # The attacker serves a certificate whose key was stolen and which was revoked
@@ -281,8 +316,13 @@ def _certificates(
         target_kb = np.exp(np.log(cfg.crl_kb_min) + pos * np.log(cfg.crl_kb_max / cfg.crl_kb_min))
         n = max(0, int((target_kb * 1024 - 400) / CRL_ENTRY_BYTES))
         in_period = rng.random(n) < min(0.9, cfg.crl_growth_per_day * scenario.days)
-        extra_when.append(np.where(in_period, rng.uniform(0, period, n),
-                                   rng.uniform(-cfg.revoked_before_days * DAY, 0, n)))
+        extra_when.append(
+            np.where(
+                in_period,
+                rng.uniform(0, period, n),
+                rng.uniform(-cfg.revoked_before_days * DAY, 0, n),
+            )
+        )
         extra_issuer.append(np.full(n, ca.index))
     e_issuer = np.concatenate(extra_issuer).astype(np.int32)
     e_when = np.concatenate(extra_when)
@@ -292,14 +332,17 @@ def _certificates(
     total = n_sites + n_extra
     serial = rng.integers(1, 2**63 - 1, total, dtype=np.int64)
     revoked = np.concatenate([site_revoked, np.ones(n_extra, bool)])
-    revoked_at = np.where(revoked, np.concatenate([when, e_when]), np.inf)
+    # CRLs carry whole seconds; so does the truth.
+    revoked_at = np.where(revoked, np.floor(np.concatenate([when, e_when])), np.inf)
     reason = np.concatenate([site_reason, rng.choice(len(REASON_NAMES), n_extra, p=reason_p)])
     not_before = -rng.uniform(30, 720, total) * DAY
     # A revoked certificate was issued before it was revoked.
-    not_before = np.where(revoked, np.minimum(not_before, revoked_at - rng.uniform(30, 300, total)
-                                              * DAY), not_before)
+    not_before = np.where(
+        revoked, np.minimum(not_before, revoked_at - rng.uniform(30, 300, total) * DAY), not_before
+    )
     not_after = not_before + rng.choice([365.0, 730.0, 1095.0], total) * DAY
     not_after = np.maximum(not_after, (scenario.days + 30) * DAY)
+    not_before, not_after = np.floor(not_before), np.floor(not_after)
     stapled = np.zeros(total, bool)
     stapled[:n_sites] = rng.random(n_sites) < scenario.sites.stapled_share
     if victim >= 0:
@@ -318,9 +361,17 @@ def _certificates(
     base = np.full(len(pki.cas), 420.0)
 
     certs = Certificates(
-        n_sites=n_sites, issuer=issuer, serial=serial, revoked=revoked, revoked_at=revoked_at,
-        reason=reason.astype(np.int16), not_before=not_before, not_after=not_after,
-        stapled=stapled, site_cdf=cdf, victim=victim,
+        n_sites=n_sites,
+        issuer=issuer,
+        serial=serial,
+        revoked=revoked,
+        revoked_at=revoked_at,
+        reason=reason.astype(np.int16),
+        not_before=not_before,
+        not_after=not_after,
+        stapled=stapled,
+        site_cdf=cdf,
+        victim=victim,
     )
 
     return certs, entry_times, base
@@ -343,20 +394,28 @@ def _clients(scenario: Scenario, seed: int, n_processes: int) -> Clients:
     skew_kind = rng.random(n)
     sign = np.where(rng.random(n) < 0.5, -1.0, 1.0)
     skew = np.where(
-        skew_kind < cfg.skew_days_share, sign * rng.uniform(1, 30, n) * DAY,
-        np.where(skew_kind < cfg.skew_days_share + cfg.skew_minutes_share,
-                 sign * np.exp(rng.uniform(np.log(120), np.log(6 * HOUR), n)),
-                 rng.normal(0, 20, n)),
+        skew_kind < cfg.skew_days_share,
+        sign * rng.uniform(1, 30, n) * DAY,
+        np.where(
+            skew_kind < cfg.skew_days_share + cfg.skew_minutes_share,
+            sign * np.exp(rng.uniform(np.log(120), np.log(6 * HOUR), n)),
+            rng.normal(0, 20, n),
+        ),
     )
 
     return Clients(
-        client_id=ids, region=region, bandwidth_kbps=bandwidth,
+        client_id=ids,
+        region=region,
+        bandwidth_kbps=bandwidth,
         latency_factor=np.exp(rng.normal(0, cfg.latency_sigma, n)),
-        failure_mode=failure_mode, version=version, ee_optin=optin,
+        failure_mode=failure_mode,
+        version=version,
+        ee_optin=optin,
         active_prob=rng.uniform(cfg.active_day_prob[0], cfg.active_day_prob[1], n),
         rate=cfg.validations_per_day_median * np.exp(rng.normal(0, cfg.validations_sigma, n)),
-        flaky_prob=np.minimum(0.2, cfg.flaky_prob_median
-                              * np.exp(rng.normal(0, cfg.flaky_sigma, n))),
+        flaky_prob=np.minimum(
+            0.2, cfg.flaky_prob_median * np.exp(rng.normal(0, cfg.flaky_sigma, n))
+        ),
         skew_s=np.round(skew, 3),
         browser=np.where(rng.random(n) < 0.7, 0, 1).astype(np.int8),
         os=rng.choice(4, n, p=[0.55, 0.25, 0.12, 0.08]).astype(np.int8),
@@ -442,9 +501,12 @@ def _build_crls(world: World) -> None:
         stamp = world.start + timedelta(seconds=when)
         empty = build_crl(ca, org, np.zeros(0, np.int64), np.zeros(0), [], stamp)
         der = build_crl(
-            ca, org, certs.serial[listed],
+            ca,
+            org,
+            certs.serial[listed],
             certs.revoked_at[listed] + world.start.timestamp(),
-            [REASON_NAMES[i] for i in certs.reason[listed]], stamp,
+            [REASON_NAMES[i] for i in certs.reason[listed]],
+            stamp,
         )
         world.crls[ca.index] = der
         world.crl_listed[ca.index] = len(listed)
@@ -453,8 +515,10 @@ def _build_crls(world: World) -> None:
             world.crl_entry_bytes[ca.index] = (len(der) - len(empty)) / len(listed)
     log.info(
         "signed %d CRLs (%d entries, %.0f KB) in %.2f s",
-        len(world.crls), int(np.isfinite(certs.revoked_at).sum()),
-        sum(len(d) for d in world.crls.values()) / 1024, time.perf_counter() - t0,
+        len(world.crls),
+        int(np.isfinite(certs.revoked_at).sum()),
+        sum(len(d) for d in world.crls.values()) / 1024,
+        time.perf_counter() - t0,
     )
 
 
@@ -485,7 +549,7 @@ def build_world(scenario: Scenario, seed: int) -> World:
     ca_ocsp_url = np.array([url_id(ca.ocsp_url) for ca in pki.cas], np.int32)
     ca_crl_url = np.array([url_id(ca.crl_url) for ca in pki.cas], np.int32)
     crl_validity = responders.validity_s[ca_crl]
-    for ca, validity in zip(pki.cas, crl_validity):
+    for ca, validity in zip(pki.cas, crl_validity, strict=True):
         ca.crl_validity_h = float(validity / HOUR)
 
     certs, entry_times, base = _certificates(scenario, pki, seed)
@@ -497,26 +561,48 @@ def build_world(scenario: Scenario, seed: int) -> World:
     spki = [ca.spki_sha256 for ca in pki.cas]
     ee_sha = [
         hashlib.sha256(f"{spki[i]}:{s}".encode()).hexdigest()
-        for i, s in zip(certs.issuer[: certs.n_sites].tolist(), serial_hex)
+        for i, s in zip(certs.issuer[: certs.n_sites].tolist(), serial_hex, strict=True)
     ]
     world = World(
-        scenario=scenario, seed=seed, start=start, pki=pki, responders=responders,
-        ca_ocsp=ca_ocsp, ca_crl=ca_crl, ca_crl_validity_s=crl_validity, urls=urls,
-        ca_ocsp_url=ca_ocsp_url, ca_crl_url=ca_crl_url,
+        scenario=scenario,
+        seed=seed,
+        start=start,
+        pki=pki,
+        responders=responders,
+        ca_ocsp=ca_ocsp,
+        ca_crl=ca_crl,
+        ca_crl_validity_s=crl_validity,
+        urls=urls,
+        ca_ocsp_url=ca_ocsp_url,
+        ca_crl_url=ca_crl_url,
         ca_parent=np.array([ca.parent for ca in pki.cas], np.int32),
-        outages=_outages(scenario, responders, seed), certs=certs, crl_base_bytes=base,
-        crl_entry_bytes=np.full(len(pki.cas), float(CRL_ENTRY_BYTES)), crls={}, crl_listed={},
-        crl_entry_times=entry_times, clients=clients, episodes=episodes,
-        processes=processes, process_cdf=np.cumsum(weights) / weights.sum(),
+        outages=_outages(scenario, responders, seed),
+        certs=certs,
+        crl_base_bytes=base,
+        crl_entry_bytes=np.full(len(pki.cas), float(CRL_ENTRY_BYTES)),
+        crls={},
+        crl_listed={},
+        crl_entry_times=entry_times,
+        clients=clients,
+        episodes=episodes,
+        processes=processes,
+        process_cdf=np.cumsum(weights) / weights.sum(),
         os_names=["Windows 7 SP1", "Windows XP SP3", "Windows Vista SP2", "Windows 8"],
-        ee_sha256=ee_sha, serial_hex=serial_hex,
+        ee_sha256=ee_sha,
+        serial_hex=serial_hex,
     )
     _build_crls(world)
     log.info(
         "built world: %d CAs, %d responders, %d outages, %d certificates (%d sites), "
         "%d clients, %d episodes in %.2f s",
-        len(pki.cas), len(responders.host), len(world.outages.start), len(certs.serial),
-        certs.n_sites, len(clients.client_id), len(episodes.start), time.perf_counter() - t0,
+        len(pki.cas),
+        len(responders.host),
+        len(world.outages.start),
+        len(certs.serial),
+        certs.n_sites,
+        len(clients.client_id),
+        len(episodes.start),
+        time.perf_counter() - t0,
     )
 
     return world

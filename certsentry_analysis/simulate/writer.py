@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,7 +33,7 @@ class ShardOutput:
     rows: int
 
 
-def _strings(table: list[str | None], idx: np.ndarray) -> pl.Series:
+def _strings(table: Sequence[str | None], idx: np.ndarray) -> pl.Series:
     safe = np.where(idx < 0, len(table), idx)
 
     return pl.Series([*table, None], dtype=pl.String).gather(safe)
@@ -129,48 +130,80 @@ def write_shard(world: World, shard: int, rows: ShardRows, out_dir: Path) -> Sha
 
     kinds = faults.choose(world.scenario.faults, fault_rng, len(starts))
     origin = world.start.timestamp()
+    ts_epoch = c["ts_client"] + origin
+    opened_at = np.floor(np.minimum.reduceat(ts_epoch, starts)).astype(np.int64) if n else starts
+    # Three upload ids per file (the file, a duplicate, a re-upload), drawn in bulk.
+    id_hex = rng.bytes(48 * len(starts)).hex()
     upload_col = np.empty(n, dtype=object)
     line_col = np.zeros(n, np.int64)
     intact_col = np.ones(n, bool)
     uploads: list[dict[str, Any]] = []
     files: list[tuple[str, str, int]] = []
     logs = out_dir / "logs"
-    for f, (start, count) in enumerate(zip(starts.tolist(), counts.tolist())):
+    made: set[str] = set()
+    head_lines: dict[int, int] = {}
+    for f, (start, count) in enumerate(zip(starts.tolist(), counts.tolist(), strict=True)):
         client = int(file_client[f])
         version = int(file_version[f])
         body = bodies[version][taken[version]]
         taken[version] += 1
-        ts = c["ts_client"][start : start + count]
-        opened = datetime.fromtimestamp(int(np.floor(ts.min() + origin)), tz=UTC)
-        close_at = np.floor(np.maximum.accumulate(ts) + origin).astype(np.int64) + 1
-        header = _header(world, client, opened)
-        ids = [rng.bytes(16).hex() for _ in range(3)]
-        result = faults.make_uploads(header, body, close_at, kinds[f], fault_rng, ids)
+        header = _header(world, client, datetime.fromtimestamp(int(opened_at[f]), tz=UTC))
+        if version not in head_lines:
+            head_lines[version] = len(header.lines())
+        ids = [id_hex[(3 * f + j) * 32 : (3 * f + j + 1) * 32] for j in range(3)]
+        result = faults.make_uploads(
+            header,
+            head_lines[version],
+            body,
+            ts_epoch[start : start + count],
+            kinds[f],
+            fault_rng,
+            ids,
+        )
         upload_col[start : start + count] = result.uploads[0].upload_id
         line_col[start : start + count] = result.line_no
         intact_col[start : start + count] = result.intact
         day = (world.start + timedelta(days=int(c["day"][start]))).date().isoformat()
+        if day not in made:
+            (logs / day).mkdir(parents=True, exist_ok=True)
+            made.add(day)
         for up in result.uploads:
             rel = f"logs/{day}/{up.upload_id}.log.gz"
-            path = logs / day / f"{up.upload_id}.log.gz"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(up.data)
+            (out_dir / rel).write_bytes(up.data)
             files.append((rel, hashlib.sha256(up.data).hexdigest(), len(up.data)))
-            uploads.append({
-                "path": rel, "upload_id": up.upload_id, "client_id": header.client_id,
-                "day": day, "format_version": version, "fault": up.fault,
-                "encoding": up.encoding, "data_lines": up.data_lines,
-                "truth_rows": count, "rows_lost": up.rows_lost,
-                "bad_lines": up.bad_lines, "duplicate_of": up.duplicate_of,
-            })
+            uploads.append(
+                {
+                    "path": rel,
+                    "upload_id": up.upload_id,
+                    "client_id": header.client_id,
+                    "day": day,
+                    "format_version": version,
+                    "fault": up.fault,
+                    "encoding": up.encoding,
+                    "data_lines": up.data_lines,
+                    "truth_rows": count,
+                    "rows_lost": up.rows_lost,
+                    "bad_lines": up.bad_lines,
+                    "duplicate_of": up.duplicate_of,
+                }
+            )
 
-    return ShardOutput(uploads=uploads, files=files,
-                       checks=truth_frame(world, c, frame, upload_col, line_col, intact_col),
-                       rows=n)
+    return ShardOutput(
+        uploads=uploads,
+        files=files,
+        checks=truth_frame(world, c, frame, upload_col, line_col, intact_col),
+        rows=n,
+    )
 
 
-def truth_frame(world: World, c: dict[str, np.ndarray], frame: pl.DataFrame,
-                upload: np.ndarray, line_no: np.ndarray, intact: np.ndarray) -> pl.DataFrame:
+def truth_frame(
+    world: World,
+    c: dict[str, np.ndarray],
+    frame: pl.DataFrame,
+    upload: np.ndarray,
+    line_no: np.ndarray,
+    intact: np.ndarray,
+) -> pl.DataFrame:
     """The per-check truth: hidden cause, true latency, where the row landed."""
     origin = int(world.start.timestamp() * 1000)
     leaf = c["cert"] >= 0
@@ -188,10 +221,10 @@ def truth_frame(world: World, c: dict[str, np.ndarray], frame: pl.DataFrame,
             "issuer_spki_sha256": frame["issuer_spki_sha256"],
             "site_rank": _nullable(np.where(leaf, c["site"] + 1, -1)),
             # The certificate checked: the site's leaf, or the issuing CA certificate.
-            "serial_hex": _strings(world.serial_hex + [f"{ca.serial:016x}" for ca in
-                                                      world.pki.cas],
-                                   np.where(leaf, c["site"], world.certs.n_sites
-                                            + world.certs.issuer[c["site"]])),
+            "serial_hex": _strings(
+                world.serial_hex + [f"{ca.serial:016x}" for ca in world.pki.cas],
+                np.where(leaf, c["site"], world.certs.n_sites + world.certs.issuer[c["site"]]),
+            ),
             "source": frame["source"],
             "outcome": frame["outcome"],
             "error": frame["error"],
