@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -74,6 +75,9 @@ def child_ingest(world: Path, work: Path) -> dict[str, Any]:
     from certsentry_analysis.ingest import ingest
 
     db = work / "warehouse.duckdb"
+    for stale in (db, work / "warehouse.duckdb.wal"):
+        stale.unlink(missing_ok=True)
+    shutil.rmtree(work / "checks", ignore_errors=True)
     started, cpu = time.perf_counter(), _cpu()
     summary = ingest([world / "logs"], db, key=KEY, pki_dirs=[world / "pki"])
     wall, cpu = time.perf_counter() - started, _cpu() - cpu
@@ -85,6 +89,19 @@ def child_ingest(world: Path, work: Path) -> dict[str, Any]:
         "files": summary.files_seen,
         "db_mb": db.stat().st_size / 2**20,
     }
+
+
+def _simulate(world: Path, clients: int, days: int) -> None:
+    """Simulate in a fresh interpreter: forking workers after polars has started threads hangs."""
+    code = (
+        "import sys; from pathlib import Path; from certsentry_analysis.simulate import simulate;"
+        "simulate(sys.argv[1], int(sys.argv[2]), Path(sys.argv[3]),"
+        " clients=int(sys.argv[4]), days=int(sys.argv[5]))"
+    )
+    subprocess.run(
+        [sys.executable, "-c", code, SCENARIO, str(SEED), str(world), str(clients), str(days)],
+        check=True,
+    )
 
 
 def _run_child(mode: str, world: Path, work: Path) -> dict[str, Any]:
@@ -122,14 +139,12 @@ def main() -> int:
     args = parser.parse_args()
 
     if args.child:
-        result = child_bare(args.world) if args.child == "bare" else child_ingest(
-            args.world, args.work
+        result = (
+            child_bare(args.world) if args.child == "bare" else child_ingest(args.world, args.work)
         )
         result["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(json.dumps(result))
         return 0
-
-    from certsentry_analysis.simulate import simulate
 
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         root = args.keep or Path(tmp)
@@ -137,7 +152,7 @@ def main() -> int:
         for scale in (1, 4):
             world = root / f"world-{scale}x"
             if not (world / "manifest.json").exists():
-                simulate(SCENARIO, SEED, world, clients=args.clients * scale, days=args.days)
+                _simulate(world, args.clients * scale, args.days)
             bare = _best("bare", world, root / f"run-{scale}x", args.repeat)
             ing = _best("ingest", world, root / f"run-{scale}x", args.repeat)
             rows.append((scale, bare, ing))
@@ -147,8 +162,10 @@ def main() -> int:
         f"{'bare MB':>7} | {'ingest s':>8} {'ing cpu':>7} {'rows/s':>9} {'ingest MB':>9} "
         f"{'db MB':>6} | {'ratio wall':>10} {'ratio cpu':>9}"
     )
-    print(f"ingest benchmark: {SCENARIO} seed {SEED}, {args.clients} clients x {args.days} days"
-          f" at 1x, best of {args.repeat}")
+    print(
+        f"ingest benchmark: {SCENARIO} seed {SEED}, {args.clients} clients x {args.days} days"
+        f" at 1x, best of {args.repeat}"
+    )
     print(header)
     print("-" * len(header))
     for scale, bare, ing in rows:

@@ -196,6 +196,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--raw", type=Path, default=None, help="raw data root (sets CERTSENTRY_RAW)"
     )
     parser.add_argument(
+        "--processed",
+        type=Path,
+        default=None,
+        help="processed-data folder, where notebook 6 keeps its warehouse "
+        "(sets CERTSENTRY_PROCESSED)",
+    )
+    parser.add_argument(
         "--scenario",
         default=None,
         help=f"raw dataset folder under the raw root (sets {SCENARIO_VAR}; "
@@ -225,7 +232,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.error("no notebooks matched in %s", args.notebooks)
         return 1
 
-    env = kernel_environment(db=args.db, raw=args.raw, scenario=args.scenario)
+    env = kernel_environment(
+        db=args.db, raw=args.raw, processed=args.processed, scenario=args.scenario
+    )
     try:
         runs = execute_all(sources, args.out, env=env, timeout_s=args.timeout)
     except NotebookRunError as exc:

@@ -26,12 +26,14 @@
 # %%
 import logging
 import os
+from pathlib import Path
 
 import duckdb
 
 from certsentry_analysis import config, ingest
-from certsentry_analysis.analysis import load_table, result_tables, run_analysis
+from certsentry_analysis.analysis import load_table, run_analysis
 from certsentry_analysis.report import facts
+from certsentry_analysis.report.tables import unsuppressed
 
 logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s", force=True)
 paths = config.paths()
@@ -40,24 +42,28 @@ SCENARIO = os.environ.get("CERTSENTRY_SCENARIO", config.DEFAULT_SCENARIO)
 # %% [markdown]
 # ## Point it at your data
 #
-# `MY_DATA` is the one setting to change: a folder holding your uploaded log files
-# (searched recursively for `*.log` and `*.log.gz`; a `logs/` subfolder is used when
-# there is one) and, optionally, a `pki/` subfolder with your CA certificates (PEM or DER)
-# and CRLs, which name the CAs and feed the CRLSet/CRLite comparison. By default it
-# points at the simulated dataset, so the notebook runs as shipped.
+# Two settings to change:
+#
+# - `MY_LOGS`: a folder of uploaded log files, searched recursively for `*.log` and
+#   `*.log.gz`. By default one day of the simulated dataset's uploads, so the notebook
+#   runs as shipped and quickly.
+# - `MY_RAW`: optionally, a folder with a `pki/` subfolder holding your CA certificates
+#   (PEM or DER) and CRLs, the layout `certsentry analyze --raw` expects. They name the
+#   CAs and feed the CRLSet and CRLite comparison; `None` skips that part.
 #
 # Your logs get a warehouse of their own (`OWN_DB`), separate from the study's. Ingestion
 # is incremental: re-running the notebook skips files already loaded.
 
 # %%
-MY_DATA = paths.scenario_dir(SCENARIO)
+dataset = paths.scenario_dir(SCENARIO)
+MY_LOGS = sorted(p for p in (dataset / "logs").iterdir() if p.is_dir())[0]
+MY_RAW: Path | None = dataset
 OWN_DB = paths.processed / "own-logs" / "certsentry.duckdb"
 
 # %%
-log_dir = MY_DATA / "logs" if (MY_DATA / "logs").is_dir() else MY_DATA
-pki_dir = MY_DATA / "pki" if (MY_DATA / "pki").is_dir() else None
-found = ingest.discover([log_dir])
-print(f"{len(found)} log files under {log_dir}; CA certificates and CRLs: {pki_dir}")
+pki_dir = MY_RAW / "pki" if MY_RAW is not None and (MY_RAW / "pki").is_dir() else None
+found = ingest.discover([MY_LOGS])
+print(f"{len(found)} log files under {MY_LOGS}; CA certificates and CRLs: {pki_dir}")
 
 # %% [markdown]
 # ## Ingest
@@ -69,7 +75,7 @@ print(f"{len(found)} log files under {log_dir}; CA certificates and CRLs: {pki_d
 # %%
 OWN_DB.parent.mkdir(parents=True, exist_ok=True)
 summary = ingest.ingest(
-    [log_dir],
+    [MY_LOGS],
     OWN_DB,
     key=config.pseudonym_key(),
     pki_dirs=[pki_dir] if pki_dir else [],
@@ -84,41 +90,76 @@ print("\n".join(summary.lines()))
 # their tables and say what was missing.
 
 # %%
-tables = run_analysis(OWN_DB, raw_dir=MY_DATA if pki_dir else None)
+tables = run_analysis(OWN_DB, raw_dir=MY_RAW if pki_dir else None)
 print(f"{len(tables)} results tables")
 
 # %% [markdown]
 # ## The core tables
 #
-# What your data covers, then the headline tables. Notebooks 2 to 5 explain each in
-# depth; point them at this warehouse with `CERTSENTRY_DB` to read it with them.
+# What your data covers and what ingestion set aside, then the headline tables. Notebooks
+# 2 to 5 explain each in depth; start them with `CERTSENTRY_DB` set to `OWN_DB` to read
+# this warehouse.
 
 # %%
 con = duckdb.connect(str(OWN_DB), read_only=True)
 facts.scope(con)
 
 # %%
-result_tables(con)
+facts.ingestion(con).files_by_status
+
+# %% [markdown]
+# Per responder: failure rates with intervals and latency (the league table).
 
 # %%
-load_table(con, "league_table").head(15)
+league = unsuppressed(load_table(con, "league_table"))
+league[
+    [
+        "method",
+        "rank",
+        "responder",
+        "operator",
+        "wire_checks",
+        "clients",
+        "failure_rate",
+        "failure_ci_low",
+        "failure_ci_high",
+        "attributable_rate",
+        "p50_ms",
+        "p95_ms",
+    ]
+]
+
+# %% [markdown]
+# Per CA: failure rates and median latency.
 
 # %%
-load_table(con, "failure_rates").head(15)
+rates = load_table(con, "failure_rates")
+per_ca = rates[rates["level"] == "operator"][
+    ["name", "method", "clients", "failure_rate", "failure_ci_low", "failure_ci_high"]
+]
+quantiles = load_table(con, "latency_quantiles")
+per_ca.merge(
+    quantiles[quantiles["level"] == "operator"][["name", "method", "p50_ms", "p95_ms"]],
+    on=["name", "method"],
+)
+
+# %% [markdown]
+# Could these clients hard-fail? The smallest viable timeout per policy; then the share
+# of revocations a CRLSet built from your CRLs would carry (empty without `MY_RAW`).
 
 # %%
-load_table(con, "latency_quantiles").head(15)
+load_table(con, "viability_frontier")[
+    ["policy", "client_side", "viable", "timeout_ms", "validation_breakage", "client_day_breakage"]
+]
 
 # %%
-load_table(con, "breakage_curves").head(15)
-
-# %%
-load_table(con, "crlset_coverage")
+coverage = load_table(con, "crlset_coverage")
+coverage[coverage["scope"].isin(["overall", "cas"])]
 
 # %%
 con.close()
 
 # %% [markdown]
-# **From here.** `certsentry report --db <OWN_DB> --raw <MY_DATA>` typesets the full
+# **From here.** `certsentry report --db <OWN_DB> --raw <MY_RAW>` typesets the full
 # report from this warehouse, and the other notebooks read it when started with
 # `CERTSENTRY_DB` set to its path.

@@ -185,7 +185,170 @@ def revocation_mechanisms() -> pd.DataFrame:
     )
 
 
+def _curve(policy: str, scale: float) -> pd.DataFrame:
+    grid = [100.0, 1000.0, 3000.0, 10000.0]
+    values = [scale * f for f in (1.0, 0.3, 0.05, 0.01)]
+    return pd.DataFrame(
+        {
+            "policy": policy,
+            "client_side": "removed",
+            "unit": "validation",
+            "timeout_ms": grid,
+            "breakage": values,
+            "ci_low": [v * 0.8 for v in values],
+            "ci_high": [v * 1.2 for v in values],
+            "broken": [int(v * 1000) for v in values],
+            "units": 1000,
+        }
+    )
+
+
+def breakage_curves() -> pd.DataFrame:
+    """Breakage against the timeout for two hard-fail policies."""
+    return pd.concat([_curve("hard-fail-all", 0.2), _curve("hard-fail-issuers", 0.01)])
+
+
+def best_ca_counterfactual() -> pd.DataFrame:
+    """Observed and best-CA breakage for hard-fail-all."""
+    curve = _curve("hard-fail-all", 0.2)
+    return curve.rename(
+        columns={"breakage": "observed", "ci_low": "observed_ci_low",
+                 "ci_high": "observed_ci_high"}
+    ).assign(
+        counterfactual=curve["breakage"] / 10,
+        ci_low=curve["ci_low"] / 10,
+        ci_high=curve["ci_high"] / 10,
+        best_ca=EVIL_CA,
+        criterion="lowest share of unanswered live checks",
+    )
+
+
+def soft_fail_hole() -> pd.DataFrame:
+    """Revoked certificates accepted under each policy."""
+    return pd.DataFrame(
+        {
+            "policy": ["soft-fail", "hard-fail-all"],
+            "revoked_checks": [40, 40],
+            "clients": [11, 11],
+            "accepted_share": [0.075, 0.0],
+            "ci_low": [0.02, 0.0],
+            "ci_high": [0.18, 0.0],
+        }
+    )
+
+
+def latency_quantiles() -> pd.DataFrame:
+    """Per-responder and per-operator latency quantiles with intervals."""
+    rows = []
+    for level, name, method, p50 in (
+        ("responder", "ocsp.good.example", "OCSP", 95.0),
+        ("responder", "crl.evil.example", "CRL", 180.0),
+        ("operator", EVIL_CA, "CRL", 180.0),
+    ):
+        row: dict[str, object] = {"level": level, "name": name, "method": method,
+                                  "checks": 80.0, "clients": 12.0, "deff": 1.4}
+        for q, factor in (("p50", 1.0), ("p95", 3.0), ("p99", 6.0)):
+            row.update({f"{q}_ms": p50 * factor, f"{q}_low": p50 * factor * 0.9,
+                        f"{q}_high": p50 * factor * 1.1})
+        rows.append(row)
+    return pd.DataFrame(rows).assign(suppressed=False)
+
+
+def latency_ecdf() -> pd.DataFrame:
+    """Binned latency ECDFs of two responders."""
+    rows = []
+    for responder, method, base in (("ocsp.good.example", "OCSP", 50.0),
+                                    ("crl.evil.example", "CRL", 90.0)):
+        for i, share in enumerate((0.2, 0.6, 0.9, 1.0)):
+            rows.append({"responder": responder, "method": method, "latency_ms": base * 2**i,
+                         "checks": 20.0, "ecdf": share, "clients": 12.0, "suppressed": False})
+    return pd.DataFrame(rows)
+
+
+def failure_taxonomy() -> pd.DataFrame:
+    """Failures by class for one responder and for all."""
+    rows = []
+    for responder in ("crl.evil.example", "(all)"):
+        for cls, sub, error, n in (("network", "timeout", "ERROR_INTERNET_TIMEOUT", 6),
+                                   ("http", "http", "HTTP_STATUS_ERROR", 2)):
+            rows.append({"method": "CRL", "responder": responder, "operator": EVIL_CA,
+                         "failure_class": cls, "subclass": sub, "error": error,
+                         "failures": float(n), "clients": 11.0, "wire_checks": 90.0,
+                         "rate": n / 90, "share": n / 8, "suppressed": False})
+    return pd.DataFrame(rows)
+
+
+def outages() -> pd.DataFrame:
+    """One detected outage."""
+    return pd.DataFrame(
+        {
+            "responder": ["crl.evil.example"],
+            "start": [pd.Timestamp("2012-03-02 10:00")],
+            "end": [pd.Timestamp("2012-03-02 11:30")],
+            "minutes": [90.0],
+            "wire_checks": [20.0],
+            "failures": [15.0],
+            "clients_affected": [11.0],
+            "suppressed": [False],
+        }
+    )
+
+
+def attribution_summary() -> pd.DataFrame:
+    """Failures by attributed side, per responder and in all."""
+    return pd.DataFrame(
+        {
+            "responder": ["crl.evil.example", "ocsp.good.example", "(all)"],
+            "server_failures": [6.0, 1.0, 7.0],
+            "client_failures": [1.0, 1.0, 2.0],
+            "ambiguous_failures": [1.0, 0.0, 1.0],
+            "failures": [8.0, 2.0, 10.0],
+            "server_share": [0.75, 0.5, 0.7],
+            "client_share": [0.125, 0.5, 0.2],
+            "ambiguous_share": [0.125, 0.0, 0.1],
+            "failing_clients": [11.0, 10.0, 12.0],
+            "suppressed": [False, False, False],
+        }
+    )
+
+
+def crlset_coverage() -> pd.DataFrame:
+    """CRLSet coverage overall and by reason."""
+    return pd.DataFrame(
+        {
+            "scope": ["overall", "reason", "reason"],
+            "key": ["all", "keyCompromise", "superseded"],
+            "unit": ["revocations"] * 3,
+            "total": [40, 10, 30],
+            "carried": [9, 9, 0],
+            "share_carried": [0.225, 0.9, 0.0],
+        }
+    )
+
+
+def crlset_size_curve() -> pd.DataFrame:
+    """Coverage of CRLSets under three caps."""
+    return pd.DataFrame(
+        {
+            "cap_bytes": [8000, 64000, 250000],
+            "size_bytes": [7800, 60000, 120000],
+            "share_carried": [0.05, 0.15, 0.225],
+            "traffic_share_issuer_level": [0.1, 0.3, 0.5],
+        }
+    )
+
+
 RESULT_TABLES = {
+    "breakage_curves": breakage_curves,
+    "best_ca_counterfactual": best_ca_counterfactual,
+    "soft_fail_hole": soft_fail_hole,
+    "latency_quantiles": latency_quantiles,
+    "latency_ecdf": latency_ecdf,
+    "failure_taxonomy": failure_taxonomy,
+    "outages": outages,
+    "attribution_summary": attribution_summary,
+    "crlset_coverage": crlset_coverage,
+    "crlset_size_curve": crlset_size_curve,
     "league_table": league_table,
     "failure_rates": failure_rates,
     "viability_frontier": viability_frontier,

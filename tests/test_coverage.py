@@ -206,6 +206,7 @@ def test_exposure_and_mechanisms_are_consistent(tables: dict[str, pd.DataFrame])
     assert exposure.loc[("CRLSet", "none"), "share_protected"] == pytest.approx(share)
     assert exposure.loc[("online soft-fail", "blocking"), "share_protected"] == 0
     assert exposure.loc[("CRLite", "blocking"), "share_protected"] == 1
+    assert exposure.loc[("OCSP stapling", "blocking"), "share_protected"] == 0
     # Issuer i answers with a validity of 1 + i days; the worst window is the longest.
     assert exposure.loc[("online hard-fail", "none"), "max_worst_hours"] == 4 * 24
     mech = tables["revocation_mechanisms"].set_index("mechanism")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import random
 from datetime import datetime
+from pathlib import Path
 
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from certsentry_analysis.cli import main
 from certsentry_analysis.revocation import crlite
 from certsentry_analysis.revocation.crlite import CRLiteError
 
@@ -111,3 +113,18 @@ def test_published_figures_are_in_the_comparison() -> None:
     clubcard = table[table["system"].str.contains("clubcard")].iloc[0]
     assert clubcard["filter_bytes"] == 6_700_000
     assert clubcard["bits_per_revocation"] == pytest.approx(6.7)
+
+
+def test_cli_inspects_cascades_and_stashes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cascade_file, stash_file = tmp_path / "filter", tmp_path / "stash"
+    cascade_file.write_bytes(crlite.build_cascade(_keys(50, 13), _keys(1_000, 14)).to_bytes())
+    stash_file.write_bytes(crlite.write_stash({ISSUER: [b"\x01", b"\x02\x03"]}))
+
+    assert main(["crlite", "inspect", str(cascade_file)]) == 0
+    out = capsys.readouterr().out
+    assert "version:  2" in out and "layer 1:" in out and "MURMUR3" in out
+    assert main(["crlite", "inspect", "--stash", str(stash_file)]) == 0
+    assert "serials: 2" in capsys.readouterr().out
+    assert main(["crlite", "inspect", str(stash_file)]) == 2

@@ -254,7 +254,9 @@ def test_end_entity_fields_are_dropped_unless_the_file_opted_in(
 def test_connect_creates_the_documented_tables(tmp_path: Path) -> None:
     """A fresh warehouse has every table and the current_checks view."""
     con = connect(tmp_path / "w.duckdb")
-    names = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    names = {
+        r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+    }
     con.close()
     assert {"checks", "files", "quarantine", "issuers", "clients", "current_checks"} <= names
 
@@ -264,3 +266,60 @@ def test_pseudonymise_is_keyed_hmac_prefix() -> None:
     a = pseudonymise(client_id(1), KEY)
     assert a != pseudonymise(client_id(1), b"other key")
     assert len(a) == 16 and int(a, 16) >= 0
+
+
+def test_a_file_duckdb_refuses_is_rejected_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If the prescan misses a broken file, only that file is rejected; the batch loads."""
+    from certsentry_analysis.ingest import prescan
+
+    for n in range(3):
+        _write(tmp_path / "logs" / f"f{n}.log.gz", render(header(n), body(good_rows(5, n))))
+    whole = logformat.gzip_bytes(render(header(9), body(good_rows(300))))
+    (tmp_path / "logs" / "f1.log.gz").write_bytes(whole[: len(whole) // 2])
+
+    real = prescan._gunzip
+
+    def blind(raw: bytes) -> tuple[bytes, str | None]:
+        data, _ = real(raw)
+        return data, None
+
+    monkeypatch.setattr(prescan, "_gunzip", blind)
+    db = tmp_path / "w.duckdb"
+    summary = ingest([tmp_path / "logs"], db, key=KEY)
+
+    assert summary.files_rejected == 1
+    rows = _table(db, "SELECT path, status, rows_loaded FROM files ORDER BY path")
+    assert rows[0] == ("f0.log.gz", "loaded", 5)
+    assert rows[1][:2] == ("f1.log.gz", "rejected")
+    assert rows[2] == ("f2.log.gz", "loaded", 5)
+    assert_reconciles(db)
+
+
+def test_a_deleted_parquet_partition_is_rewritten_by_the_next_run(tmp_path: Path) -> None:
+    """The Parquet copy is repaired from the warehouse, even when no file is new."""
+    _write(tmp_path / "logs" / "a.log.gz", render(header(1), body(good_rows(5))))
+    db = tmp_path / "w.duckdb"
+    ingest([tmp_path / "logs"], db, key=KEY)
+    shutil.rmtree(tmp_path / "checks")
+    summary = ingest([tmp_path / "logs"], db, key=KEY)
+
+    assert summary.parquet_days == 1
+    assert len(pl.read_parquet(tmp_path / "checks" / "**" / "*.parquet")) == 5
+
+
+def test_cli_ingest_prints_the_summary(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`certsentry ingest DIR --db PATH` loads the folder and reports counts and reasons."""
+    from certsentry_analysis.cli import main
+
+    expected = write_samples(tmp_path / "logs")
+    monkeypatch.setenv("CERTSENTRY_PSEUDONYM_KEY", KEY.hex())
+    code = main(["ingest", str(tmp_path / "logs"), "--db", str(tmp_path / "w.duckdb")])
+
+    out = capsys.readouterr().out
+    assert code == 0
+    assert f"files: {len(expected)} seen" in out
+    assert "rejected file" in out and "quarantined line" in out

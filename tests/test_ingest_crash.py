@@ -64,8 +64,7 @@ def snapshot(db: Path, parquet_dir: Path) -> dict[str, list[tuple[Any, ...]]]:
             }.items()
         }
         out["parquet"] = con.execute(
-            "SELECT * FROM read_parquet($g, hive_partitioning = true)"
-            " ORDER BY file_id, line_no",
+            "SELECT * FROM read_parquet($g, hive_partitioning = true) ORDER BY file_id, line_no",
             {"g": str(parquet_dir / "**" / "*.parquet")},
         ).fetchall()
     finally:

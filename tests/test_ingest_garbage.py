@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_ingest_samples import body, good_rows, header, render
+from test_ingest_samples import body, good_rows, header
 
 from certsentry_analysis import logformat
 from certsentry_analysis.ingest import ingest

@@ -176,6 +176,8 @@ def test_parquet_copy_reads_the_same_in_spark(tiny_db: Path) -> None:
         days = {row[0].isoformat() for row in frame.select("day").distinct().collect()}
     finally:
         spark.stop()
-    current = _query(tiny_db, "SELECT count(*) AS n, list(DISTINCT day::VARCHAR) AS d FROM current_checks")
+    current = _query(
+        tiny_db, "SELECT count(*) AS n, list(DISTINCT day::VARCHAR) AS d FROM current_checks"
+    )
     assert n_spark == current["n"][0]
     assert days == set(current["d"][0])

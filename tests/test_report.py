@@ -110,12 +110,28 @@ def test_ca_name_with_typst_markup_renders_literally(report_pdf: Path) -> None:
     assert re.sub(r"\s", "", EVIL_CA) in re.sub(r"\s", "", text)
 
 
-def test_absent_tables_are_named_instead_of_failing(report_pdf: Path) -> None:
+def test_absent_table_is_named_instead_of_failing(
+    handmade: tuple[Path, Path], tmp_path: Path
+) -> None:
+    import shutil
+
+    db = shutil.copy(handmade[0], tmp_path / "w.duckdb")
+    with duckdb.connect(str(db)) as con:
+        con.execute("DROP TABLE results.outages")
+
+    _, text = _text(build_report(Path(db), tmp_path / "r.pdf"))
+
+    assert "Not available for this warehouse: detected responder outages (no table " in text
+    assert "results.outages" in text
+    assert "no simulator ground truth" in text
+
+
+def test_every_present_table_gets_its_section(report_pdf: Path) -> None:
     _, text = _text(report_pdf)
 
-    assert "Not available for this warehouse: hard-fail breakage by timeout" in text
-    assert "results.breakage_curves" in text
-    assert "no simulator ground truth" in text
+    assert "Not available for this warehouse" not in text
+    assert "Under soft-fail, 7.50% [2.00–18.00%] of 40 checks of revoked certificates" in text
+    assert "The detector found 1 outages at 1 responders, 90 minutes in all." in text
 
 
 def test_provenance_shows_manifest_hash_and_data_date(
@@ -129,7 +145,7 @@ def test_provenance_shows_manifest_hash_and_data_date(
     _, text = _text(report_pdf)
 
     assert digest in text.replace(" ", "")
-    assert "2012-03-04 00:00:00 UTC" in text
+    assert "2012-03-03 01:54:00 UTC" in text  # the latest check, not the clock
     assert "Source simulated scenario handmade, seed 5" in text
 
 

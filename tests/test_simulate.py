@@ -216,3 +216,11 @@ def test_manifest_lists_every_file_with_its_hash(tiny_world: Path) -> None:
     some = sorted(listed)[:: max(1, len(listed) // 20)]
     for rel in some:
         assert hashlib.sha256((tiny_world / rel).read_bytes()).hexdigest() == listed[rel]
+
+
+def test_refuses_to_overwrite_a_folder_that_is_not_a_simulation(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("keep me")
+
+    with pytest.raises(FileExistsError, match="manifest.json"):
+        simulate("tiny", seed=1, out_dir=tmp_path, clients=2, days=1)
+    assert (tmp_path / "notes.txt").read_text() == "keep me"

@@ -65,3 +65,8 @@ def test_wrong_type_is_named(tmp_path: Path) -> None:
 def test_unknown_scenario_lists_the_shipped_ones() -> None:
     with pytest.raises(ScenarioError, match="baseline-2012"):
         load_scenario("no-such-world")
+
+
+def test_share_out_of_range_is_named() -> None:
+    with pytest.raises(ScenarioError, match=r"client.v1_share must lie in \[0, 1\]"):
+        load_scenario("tiny", client__v1_share=1.5)

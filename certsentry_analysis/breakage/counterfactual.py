@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from certsentry_analysis.breakage.policy import Policy
-from certsentry_analysis.breakage.replay import UNITS, ratio_interval, stapled
+from certsentry_analysis.breakage.replay import UNITS, finite, ratio_interval, stapled
 from certsentry_analysis.breakage.world import ClientSide, World
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ def _unanswered(crit: np.ndarray, grid: np.ndarray) -> np.ndarray:
     if len(crit) == 0:
         return np.zeros(len(grid))
 
-    return 1.0 - np.searchsorted(np.sort(crit), grid, side="right") / len(crit)
+    return 1.0 - np.searchsorted(np.sort(crit), finite(grid), side="right") / len(crit)
 
 
 def best_ca(world: World, policy: Policy, side: ClientSide) -> tuple[str | None, pd.DataFrame]:

@@ -93,6 +93,11 @@ def component_failure(
     return failing * (1.0 - success) ** policy.retries
 
 
+def finite(grid: np.ndarray) -> np.ndarray:
+    """The grid with T = infinity as the largest float: a never-answered check still fails."""
+    return np.minimum(np.asarray(grid, dtype=np.float64), np.finfo(np.float64).max)
+
+
 def stapled(u: np.ndarray, policy: Policy) -> np.ndarray:
     """Which validations the policy's stapling share covers (fixed draw per validation)."""
     return u < policy.stapling_share
@@ -120,6 +125,7 @@ def breakage_matrices(
     """Per-client expected broken checks, validations and client-days: (clients, J) each."""
     G, J = pop.size, len(grid)
     out = {unit: np.zeros((G, J)) for unit in UNITS}
+    grid = finite(grid)
     if not policy.hard or G == 0:
         return out
 
@@ -235,7 +241,7 @@ def waiting_time(
     for j, T in enumerate(grid):
         wait = np.where(live, np.minimum(pos.wire_ms, T), 0.0)
         if policy.hard and policy.retries > 0 and retry is not None:
-            failing = live & in_scope & (pos.crit > T)
+            failing = live & in_scope & (pos.crit > finite(np.array([T]))[0])
             success = retry.retry_success[pos.responder, columns[j]]
             attempt = retry.mean_truncated[pos.responder, columns[j]]
             still = np.ones(len(wait))

@@ -22,6 +22,7 @@ client-side), `breakage_positions` and `breakage_scope` (issuer_sha1, scope_key)
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 
@@ -199,8 +200,13 @@ GROUP BY responder, next_failed,
 
 def render(sql: str, relations: dict[str, str] | None = None, dialect: str = "duckdb") -> str:
     """`sql` with fixed relation names replaced (e.g. checks -> current_checks), in `dialect`."""
+    return _render(sql, tuple(sorted((relations or {}).items())), dialect)
+
+
+@functools.lru_cache(maxsize=64)
+def _render(sql: str, relations: tuple[tuple[str, str], ...], dialect: str) -> str:
     tree = sqlglot.parse_one(sql, read="duckdb")
-    for name, relation in (relations or {}).items():
+    for name, relation in relations:
         replacement = sqlglot.parse_one(relation, into=exp.Table, read=dialect)
         for table in tree.find_all(exp.Table):
             if table.name == name and not table.db:

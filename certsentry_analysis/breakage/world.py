@@ -37,7 +37,25 @@ CLIENT_SIDES: tuple[ClientSide, ...] = ("included", "removed")
 
 
 def client_side_bins(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame | None, str]:
-    """Client-side attribution bins from the statistics layer, or None and why not."""
+    """Client-side attribution bins from the statistics layer, or None and why not.
+
+    A results table the statistics stage stored with columns client, responder,
+    bin_start and side is used when present; otherwise attribute_failures is run.
+    """
+    stored = con.execute(
+        """SELECT table_name FROM information_schema.columns
+           WHERE table_schema = 'results'
+             AND column_name IN ('client', 'responder', 'bin_start', 'side')
+           GROUP BY table_name HAVING COUNT(*) = 4 ORDER BY table_name"""
+    ).fetchall()
+    if stored:
+        from certsentry_analysis.analysis import load_table
+
+        cells = load_table(con, stored[0][0])
+        minutes = _bin_minutes()
+        if minutes is not None:
+            return bins_from_cells(cells, minutes), f"results.{stored[0][0]}"
+
     try:
         from certsentry_analysis.stats.attribution import (
             ATTRIBUTION_BIN_MINUTES,
@@ -48,6 +66,15 @@ def client_side_bins(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame | Non
 
     cells = attribute_failures(con)
     return bins_from_cells(cells, ATTRIBUTION_BIN_MINUTES), "statistics-layer attribution"
+
+
+def _bin_minutes() -> int | None:
+    try:
+        from certsentry_analysis.stats.attribution import ATTRIBUTION_BIN_MINUTES
+    except ImportError:
+        return None
+
+    return int(ATTRIBUTION_BIN_MINUTES)
 
 
 def bins_from_cells(cells: pd.DataFrame, minutes: int) -> pd.DataFrame:

@@ -42,6 +42,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="largest acceptable share of client-days with a break (default: %(default)g)",
     )
     parser.add_argument(
+        "--no-attribution",
+        action="store_true",
+        help="when replaying, skip the client-side attribution (only the all-failures rows)",
+    )
+    parser.add_argument(
         "--recompute",
         action="store_true",
         help="replay from the checks even when `certsentry analyze` stored the curves",
@@ -103,7 +108,12 @@ def run(args: argparse.Namespace) -> int:
     with duckdb.connect(str(db), read_only=True) as con:
         tables = None if args.recompute else _stored(con, names)
         if tables is None:
-            tables = build_tables(con, policies=[get_policy(n) for n in names], budget=budget)
+            tables = build_tables(
+                con,
+                policies=[get_policy(n) for n in names],
+                budget=budget,
+                client_side=None if args.no_attribution else "auto",
+            )
     curves = tables["breakage_curves"]
     curves = curves[curves["policy"].isin(names)]
     frontier = viability_frontier(curves, tables["waiting_time"], budget)

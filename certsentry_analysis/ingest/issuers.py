@@ -10,7 +10,7 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID, NameOID
+from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +46,7 @@ def _uris(cert: x509.Certificate) -> tuple[list[str], list[str]]:
     ocsp: list[str] = []
     crl: list[str] = []
     try:
-        aia = cert.extensions.get_extension_for_oid(
-            ExtensionOID.AUTHORITY_INFORMATION_ACCESS
-        ).value
+        aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
         ocsp = [
             d.access_location.value
             for d in aia
@@ -58,9 +56,7 @@ def _uris(cert: x509.Certificate) -> tuple[list[str], list[str]]:
     except x509.ExtensionNotFound:
         pass
     try:
-        points = cert.extensions.get_extension_for_oid(
-            ExtensionOID.CRL_DISTRIBUTION_POINTS
-        ).value
+        points = cert.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
         crl = [
             name.value
             for point in points

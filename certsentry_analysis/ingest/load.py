@@ -9,6 +9,7 @@ quarantine are set-based SQL (see `parse_sql`).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -57,16 +58,11 @@ def register_unescape(con: duckdb.DuckDBPyConnection) -> None:
             type=pa.string(),
         )
 
-    try:
+    with contextlib.suppress(duckdb.InvalidInputException):
         con.remove_function(parse_sql.UNESCAPE_FUNCTION)
-    except duckdb.InvalidInputException:
-        pass
-    con.create_function(
-        parse_sql.UNESCAPE_FUNCTION,
-        unescape_batch,
-        [duckdb.sqltype("VARCHAR")],
-        duckdb.sqltype("VARCHAR"),
-        type="arrow",
+    # DuckDB 2.0's stubs want an enum that its public modules do not export.
+    con.create_function(  # type: ignore[call-overload]
+        parse_sql.UNESCAPE_FUNCTION, unescape_batch, ["VARCHAR"], "VARCHAR", type="arrow"
     )
 
 

@@ -11,8 +11,8 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
-import pyarrow.parquet as pq
+
+from certsentry_analysis.ingest.schema import CHECK_COLUMNS
 
 log = logging.getLogger(__name__)
 
@@ -20,20 +20,24 @@ PART_NAME = "part-0.parquet"
 
 # Spark reads unsigned 64-bit Parquet integers as decimals and polars/Spark disagree on
 # the smaller unsigned ones, so the copy uses signed types wide enough for every value.
-_SIGNED = {
-    pa.uint8(): pa.int16(),
-    pa.uint16(): pa.int32(),
-    pa.uint32(): pa.int64(),
-    pa.uint64(): pa.decimal128(20, 0),
+_PORTABLE = {
+    "UTINYINT": "SMALLINT",
+    "USMALLINT": "INTEGER",
+    "UINTEGER": "BIGINT",
+    "UBIGINT": "DECIMAL(20, 0)",
 }
-
-
-def _portable(table: pa.Table) -> pa.Table:
-    fields = [
-        pa.field(f.name, _SIGNED.get(f.type, f.type), nullable=f.nullable) for f in table.schema
-    ]
-
-    return table.cast(pa.schema(fields))
+_COLUMNS = ", ".join(
+    f"CAST({name} AS {_PORTABLE[kind.split()[0]]}) AS {name}"
+    if kind.split()[0] in _PORTABLE
+    else name
+    for name, kind in CHECK_COLUMNS
+    if name != "day"
+)
+# The partition column lives in the folder name only: Spark refuses a file column that
+# repeats a partition column.
+_DAY_ROWS = (
+    "SELECT " + _COLUMNS + " FROM current_checks WHERE day = $day ORDER BY file_id, line_no"
+)
 
 
 def partition_dir(parquet_dir: Path, day: date) -> Path:
@@ -41,32 +45,30 @@ def partition_dir(parquet_dir: Path, day: date) -> Path:
     return parquet_dir / f"day={day.isoformat()}"
 
 
-def write_days(
-    con: duckdb.DuckDBPyConnection, parquet_dir: Path, days: Sequence[date]
-) -> int:
+def write_days(con: duckdb.DuckDBPyConnection, parquet_dir: Path, days: Sequence[date]) -> int:
     """Rewrite the partitions of `days` from `current_checks`; returns rows written.
 
-    Each partition is written to a temporary file and renamed into place, so a reader
-    never sees a half-written file; a day without current rows loses its folder.
+    DuckDB streams each day to a temporary file that is then renamed into place, so a
+    reader never sees a half-written file; a day without current rows loses its folder.
     """
     written = 0
     for day in sorted(days):
-        table = con.sql(
-            "SELECT * EXCLUDE (day) FROM current_checks WHERE day = $day"
-            " ORDER BY file_id, line_no",
-            params={"day": day},
-        ).to_arrow_table()
         target_dir = partition_dir(parquet_dir, day)
-        if table.num_rows == 0:
+        count = con.execute(
+            "SELECT count(*) FROM current_checks WHERE day = $day", {"day": day}
+        ).fetchall()[0][0]
+        if count == 0:
             shutil.rmtree(target_dir, ignore_errors=True)
             continue
         target_dir.mkdir(parents=True, exist_ok=True)
         temporary = target_dir / f".tmp-{uuid.uuid4().hex}.parquet"
-        pq.write_table(_portable(table), temporary, compression="zstd")
+        con.sql(_DAY_ROWS, params={"day": day}).write_parquet(
+            str(temporary), compression="zstd"
+        )
         os.replace(temporary, target_dir / PART_NAME)
         for stale in target_dir.iterdir():
             if stale.name != PART_NAME:
                 stale.unlink()
-        written += table.num_rows
+        written += int(count)
 
     return written

@@ -184,21 +184,10 @@ def problems_table() -> list[dict[str, Any]]:
     return [{"code": c, "reason": r, "field": f} for c, _, r, f in problems()]
 
 
-def _lines_cte() -> str:
-    """WITH clause defining `lines_in`: the batch's data lines cut into raw fields.
-
-    Reads `stage(filename, line)` (every line of the batch's files in file order),
-    `stage_files(filename, first_rowid)`, `batch` (one row per file with its header
-    context). `split` is materialised (one list per line, cheap): inlined, DuckDB would
-    split the line again for every field referenced.
-    """
-    raws = ",\n".join(
-        f"    CASE WHEN n_fields >= {_POSITION[f.name]} THEN v[{_POSITION[f.name]}] END"
-        f" AS {_raw(f.name)}"
-        for f in _ALL_FIELDS
-    )
-
-    return f"""
+# Statement templates. Placeholders <<...>> are filled with SQL generated from
+# logformat.FIELDS (identifiers and expressions, never data); data values travel as
+# $parameters.
+_LINES_CTE = """
 WITH numbered AS (
   SELECT b.file_id, b.client, b.day, b.version, b.ee_optin, b.failure_mode, b.region,
     b.timeout_ms, CAST(s.rowid - sf.first_rowid + 1 AS INTEGER) AS line_no, s.line,
@@ -213,25 +202,16 @@ WITH numbered AS (
   WHERE n.line_no > n.header_lines AND n.line_no <= n.header_lines + n.data_lines
 ), lines_in AS (
   SELECT *,
-{raws}
+<<raws>>
   FROM (SELECT *, len(v) AS n_fields FROM split)
 )"""
 
-
-def bad_lines_sql() -> str:
-    """Statement creating temp table `bad`: every data line that fails a check, with why.
-
-    Only failing lines are materialised; good lines are typed straight from the stage
-    by `insert_checks_sql`.
-    """
-    problem = "CASE " + " ".join(f"WHEN {c} THEN {code}" for code, c, _, _ in problems()) + " END"
-
-    return f"""
+_BAD_LINES = """
 CREATE OR REPLACE TEMP TABLE bad AS
-{_lines_cte()}, judged AS (
+<<lines>>, judged AS (
   SELECT l.file_id, l.line_no, l.line, l.expected_fields, l.n_fields,
     fq.reason AS forced_reason, fq.field AS forced_field, fq.raw_line AS forced_raw,
-    CASE WHEN fq.reason IS NOT NULL THEN 0 ELSE {problem} END AS problem
+    CASE WHEN fq.reason IS NOT NULL THEN 0 ELSE <<problem>> END AS problem
   FROM lines_in l
   LEFT JOIN forced fq ON fq.file_id = l.file_id AND fq.line_no = l.line_no
 )
@@ -247,6 +227,52 @@ FROM judged j LEFT JOIN problems p ON p.code = j.problem
 WHERE j.problem IS NOT NULL
 """
 
+_INSERT_CHECKS = """
+INSERT INTO checks (<<names>>)
+<<lines>>
+SELECT <<values>>
+FROM lines_in l
+WHERE NOT EXISTS (SELECT 1 FROM bad b WHERE b.file_id = l.file_id AND b.line_no = l.line_no)
+"""
+
+
+_UNKNOWN_ISSUER = "r_issuer_sha1 NOT IN (SELECT issuer_sha1 FROM issuers)"
+
+
+def _fill(template: str, **parts: str) -> str:
+    for name, text in parts.items():
+        template = template.replace(f"<<{name}>>", text)
+
+    return template
+
+
+def _lines_cte() -> str:
+    """WITH clause defining `lines_in`: the batch's data lines cut into raw fields.
+
+    Reads `stage(filename, line)` (every line of the batch's files in file order),
+    `stage_files(filename, first_rowid)` and `batch` (one row per file with its header
+    context). `split` is materialised (one list per line, cheap): inlined, DuckDB would
+    split the line again for every field referenced.
+    """
+    raws = ",\n".join(
+        f"    CASE WHEN n_fields >= {_POSITION[f.name]} THEN v[{_POSITION[f.name]}] END"
+        f" AS {_raw(f.name)}"
+        for f in _ALL_FIELDS
+    )
+
+    return _fill(_LINES_CTE, raws=raws)
+
+
+def bad_lines_sql() -> str:
+    """Statement creating temp table `bad`: every data line that fails a check, with why.
+
+    Only failing lines are materialised; good lines are typed straight from the stage
+    by `insert_checks_sql`. `forced` holds lines whose reason Python already decided.
+    """
+    problem = "CASE " + " ".join(f"WHEN {c} THEN {code}" for code, c, _, _ in problems()) + " END"
+
+    return _fill(_BAD_LINES, lines=_lines_cte(), problem=problem)
+
 
 def insert_checks_sql() -> str:
     """Statement inserting every data line not in `bad` into `checks`, typed."""
@@ -257,18 +283,16 @@ def insert_checks_sql() -> str:
         f"({values['ts']} < CAST(day AS TIMESTAMP) - $skew_tolerance"
         f" OR {values['ts']} >= CAST(day AS TIMESTAMP) + INTERVAL 1 DAY + $skew_tolerance)"
     )
-    values["unknown_issuer"] = f"{_raw('issuer_sha1')} NOT IN (SELECT issuer_sha1 FROM issuers)"
+    values["unknown_issuer"] = _UNKNOWN_ISSUER
     for name in ("file_id", "line_no", "client", "day", "failure_mode", "region", "timeout_ms"):
         values[name] = name
     names = [name for name, _ in CHECK_COLUMNS]
 
-    return (
-        f"INSERT INTO checks ({', '.join(names)})\n"
-        f"{_lines_cte()}\n"
-        f"SELECT {', '.join(values[n] for n in names)}\n"
-        "FROM lines_in l\n"
-        "WHERE NOT EXISTS (SELECT 1 FROM bad b WHERE b.file_id = l.file_id"
-        " AND b.line_no = l.line_no)"
+    return _fill(
+        _INSERT_CHECKS,
+        names=", ".join(names),
+        lines=_lines_cte(),
+        values=",\n  ".join(values[n] for n in names),
     )
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,9 +30,9 @@ log = logging.getLogger(__name__)
 LOG_SUFFIXES = (".log", ".log.gz")
 # A batch is committed once it holds this many lines or files, whichever comes first:
 # big enough that per-statement overhead vanishes, small enough to keep memory flat.
-BATCH_LINES = 1_000_000
+BATCH_LINES = 250_000
 BATCH_FILES = 4_000
-_SCAN_CHUNK = 64
+_SCAN_AHEAD = 256
 _SCAN_THREADS = 2
 
 
@@ -101,17 +101,21 @@ def _scans(
     bar: tqdm,
     skip: Callable[[str, str], bool],
 ) -> Iterator[FileScan]:
-    """Prescan files with a small thread pool (hashing and inflating release the GIL)."""
+    """Prescan files in order on a small thread pool, up to `_SCAN_AHEAD` files ahead.
+
+    Hashing and inflating release the GIL, so the pool keeps scanning while the caller
+    loads the previous batch into DuckDB.
+    """
     with ThreadPoolExecutor(_SCAN_THREADS) as pool:
-        for start in range(0, len(pending), _SCAN_CHUNK):
-            chunk = pending[start : start + _SCAN_CHUNK]
-            futures = [
-                pool.submit(scan_file, path, rel, staging, start + i, skip)
-                for i, (path, rel) in enumerate(chunk)
-            ]
-            for future in futures:
-                yield future.result()
+        in_flight: deque[Future[FileScan]] = deque()
+        for index, (path, rel) in enumerate(pending):
+            in_flight.append(pool.submit(scan_file, path, rel, staging, index, skip))
+            if len(in_flight) >= _SCAN_AHEAD:
+                yield in_flight.popleft().result()
                 bar.update(1)
+        while in_flight:
+            yield in_flight.popleft().result()
+            bar.update(1)
 
 
 def _load_issuers(con: duckdb.DuckDBPyConnection, pki_dirs: Sequence[Path]) -> int:
@@ -144,7 +148,10 @@ def _load_issuers(con: duckdb.DuckDBPyConnection, pki_dirs: Sequence[Path]) -> i
     total = con.execute("SELECT count(*) FROM issuers").fetchall()[0][0]
     log.info(
         "issuers: %d certificates read, %d new, %d in the dimension (%.2f s)",
-        len(records), added, total, time.perf_counter() - started,
+        len(records),
+        added,
+        total,
+        time.perf_counter() - started,
     )
 
     return int(total)
@@ -179,13 +186,25 @@ def _rebuild_clients(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def _export_parquet(con: duckdb.DuckDBPyConnection, parquet_dir: Path) -> int:
+    """Rewrite pending days, and any current day whose partition folder is missing."""
     started = time.perf_counter()
-    days = [row[0] for row in con.execute("SELECT day FROM parquet_pending").fetchall()]
+    pending = {row[0] for row in con.execute("SELECT day FROM parquet_pending").fetchall()}
+    current = {
+        row[0]
+        for row in con.execute(
+            "SELECT DISTINCT day FROM files WHERE is_current AND rows_loaded > 0"
+        ).fetchall()
+    }
+    missing = {day for day in current if not parquet.partition_dir(parquet_dir, day).is_dir()}
+    days = sorted(pending | missing)
     rows = parquet.write_days(con, parquet_dir, days)
     con.execute("DELETE FROM parquet_pending WHERE day IN (SELECT unnest($days))", {"days": days})
     log.info(
         "parquet: %d days rewritten, %d rows, under %s (%.2f s)",
-        len(days), rows, parquet_dir, time.perf_counter() - started,
+        len(days),
+        rows,
+        parquet_dir,
+        time.perf_counter() - started,
     )
 
     return len(days)
@@ -231,7 +250,9 @@ def ingest(
         known_paths = {path for path, _ in known}
         log.info(
             "discover: %d log files under %d inputs, %d paths already in the warehouse (%.2f s)",
-            len(found), len(inputs), sum(rel in known_paths for _, rel in found),
+            len(found),
+            len(inputs),
+            sum(rel in known_paths for _, rel in found),
             time.perf_counter() - started,
         )
 
@@ -262,10 +283,16 @@ def ingest(
         log.info(
             "load: %d files in %d batches: %d loaded, %d truncated, %d duplicate, "
             "%d rejected, %d skipped; %d rows loaded, %d quarantined (%.2f s)",
-            summary.files_seen - summary.files_skipped, summary.batches,
-            summary.files_loaded, summary.files_truncated, summary.files_duplicate,
-            summary.files_rejected, summary.files_skipped, summary.rows_loaded,
-            summary.rows_quarantined, time.perf_counter() - load_started,
+            summary.files_seen - summary.files_skipped,
+            summary.batches,
+            summary.files_loaded,
+            summary.files_truncated,
+            summary.files_duplicate,
+            summary.files_rejected,
+            summary.files_skipped,
+            summary.rows_loaded,
+            summary.rows_quarantined,
+            time.perf_counter() - load_started,
         )
 
         _rebuild_clients(con)
@@ -278,11 +305,36 @@ def ingest(
     return summary
 
 
+def _load_isolating_failures(
+    con: duckdb.DuckDBPyConnection, batch: list[BatchFile], key: bytes
+) -> dict[int, tuple[int, int]]:
+    """Load a batch; if DuckDB refuses it, load file by file and reject the files it refuses.
+
+    The prescan makes every file readable, so this only runs on inputs it did not foresee;
+    one bad file then costs its own rows, not the batch's.
+    """
+    try:
+        return load_batch(con, batch, key)
+    except (duckdb.Error, RuntimeError) as exc:
+        if len(batch) == 1:
+            item = batch[0]
+            log.error("%s: could not be loaded, recorded as rejected: %s", item.scan.rel_path, exc)
+            item.scan.reject(f"could not be read by DuckDB: {str(exc).splitlines()[0]}")
+            return load_batch(con, batch, key)
+        log.warning("batch of %d files failed (%s); loading them one by one", len(batch), exc)
+
+    counts: dict[int, tuple[int, int]] = {}
+    for item in batch:
+        counts.update(_load_isolating_failures(con, [item], key))
+
+    return counts
+
+
 def _flush(
     con: duckdb.DuckDBPyConnection, batch: list[BatchFile], key: bytes, summary: IngestSummary
 ) -> None:
     started = time.perf_counter()
-    counts = load_batch(con, batch, key)
+    counts = _load_isolating_failures(con, batch, key)
     summary.batches += 1
     for item in batch:
         scan = item.scan

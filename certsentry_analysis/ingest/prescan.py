@@ -24,6 +24,8 @@ GZIP_MAGIC = b"\x1f\x8b"
 # Byte used as the column delimiter when DuckDB reads each line as one column.
 # Zeek escapes every control character, so a well-formed line never contains it.
 STAGE_DELIMITER = "\x1e"
+# A header is well under 2 KB; the longer window only serves odd files.
+_SHORT_HEADER_BYTES = 1 << 12
 _HEADER_BYTES = 1 << 16
 _READ_CHUNK = 1 << 20
 _BAD_BYTES = (b"\r", b"\x00", STAGE_DELIMITER.encode())
@@ -191,7 +193,10 @@ def scan_file(
     if not needs_copy:
         needs_copy = any(bad in data for bad in _BAD_BYTES) or not _is_utf8(data)
 
-    head = data[:_HEADER_BYTES].decode("utf-8", "replace").split("\n")
+    head_bytes = data[:_SHORT_HEADER_BYTES]
+    if b"\n#types" not in head_bytes:
+        head_bytes = data[:_HEADER_BYTES]
+    head = head_bytes.decode("utf-8", "replace").split("\n")
     head = [line.removesuffix("\r") for line in head]
     if not head or not head[0].startswith("#separator"):
         return scan.reject("no #separator header line: not a CertSentry log")

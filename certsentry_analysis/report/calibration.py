@@ -46,6 +46,8 @@ def _truth_dir(raw_dir: Path | None) -> Path | None:
 def _range(lo: object, hi: object, fmt: type[str] | object = fmt_ms) -> str:
     if lo is None or hi is None:
         return MISSING
+    if lo == hi:
+        return fmt(lo)  # type: ignore[operator]
 
     return f"{fmt(lo)} to {fmt(hi)}"  # type: ignore[operator]
 

@@ -1,7 +1,7 @@
 """Where a PDF's numbers came from: raw files, manifest, code and dependency versions.
 
-The build date is taken from the data (the manifest's own timestamp when there is
-one, else the latest check), never from the clock, so rebuilding reproduces it.
+The build date is taken from the data (the latest check, else the manifest's own
+date), never from the clock, so rebuilding reproduces it.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ DEPENDENCIES = (
     "filtercascade",
 )
 # Manifest keys that may carry the generation time, in order of preference.
-_MANIFEST_TIME_KEYS = ("generated_at", "created", "end", "period_end", "until")
+_MANIFEST_TIME_KEYS = ("generated_for", "generated_at", "created")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -98,12 +98,13 @@ def collect(raw_dir: Path | None, last_ts: datetime | None) -> Provenance:
         logs = raw_dir / "logs" if (raw_dir / "logs").is_dir() else raw_dir
         log_files = sum(1 for p in logs.rglob("*") if p.is_file() and ".log" in p.name)
 
-    built_at = None
+    # The latest check dates the data best; a manifest without checks still has its own.
+    built_at = _as_utc(last_ts)
     for key in _MANIFEST_TIME_KEYS:
-        built_at = _as_utc(manifest.get(key))
         if built_at is not None:
             break
-    built_at = built_at or _as_utc(last_ts) or EPOCH
+        built_at = _as_utc(manifest.get(key))
+    built_at = built_at or EPOCH
 
     scenario = manifest.get("scenario")
     if isinstance(scenario, dict):

@@ -25,7 +25,7 @@ from certsentry_analysis.report.formatting import (
     fmt_pct,
     fmt_pct_ci,
 )
-from certsentry_analysis.report.tables import show_frame, source
+from certsentry_analysis.report.tables import source
 
 CLAIMED = {
     "breakage_curves",
@@ -69,16 +69,120 @@ def breakage_section(ctx: BuildContext, doc: Document) -> None:
     )
     curves(ctx, doc)
     frontier(ctx, doc)
-    for name, title, what in (
-        ("best_ca_counterfactual", "Best-CA counterfactual", "the best-CA counterfactual"),
-        ("soft_fail_hole", "The soft-fail hole", "the soft-fail hole"),
-    ):
-        doc.heading(title, 2)
-        frame = ctx.table(name)
-        if frame is None:
-            missing_table(doc, name, what=what)
-            continue
-        show_frame(doc, name, frame, [f"{title}."])
+    counterfactual(ctx, doc)
+    soft_fail_hole(ctx, doc)
+
+
+def counterfactual(ctx: BuildContext, doc: Document) -> None:
+    """Breakage if every responder behaved like the best CA's."""
+    doc.heading("Best-CA counterfactual", 2)
+    frame = ctx.table("best_ca_counterfactual")
+    if frame is None:
+        missing_table(doc, "best_ca_counterfactual", what="the best-CA counterfactual")
+        return
+    needed = [
+        "policy",
+        "unit",
+        "timeout_ms",
+        "observed",
+        "counterfactual",
+        "ci_low",
+        "ci_high",
+        "observed_ci_low",
+        "observed_ci_high",
+        "best_ca",
+    ]
+    if missing_columns(doc, "best_ca_counterfactual", frame, needed):
+        return
+
+    data, note = _one_reading(frame)
+    data = data[data["unit"] == "validation"]
+    if data.empty:
+        doc.note("The best-CA counterfactual table has no per-validation rows.")
+        return
+
+    best = str(data["best_ca"].dropna().iloc[0]) if data["best_ca"].notna().any() else "n/a"
+    policy = str(data["policy"].iloc[0])
+    observed = data.assign(series="as observed").rename(
+        columns={"observed": "b", "observed_ci_low": "lo", "observed_ci_high": "hi"}
+    )
+    counter = data.assign(series=f"every CA like {best}").rename(
+        columns={"counterfactual": "b", "ci_low": "lo", "ci_high": "hi"}
+    )
+    both = pd.concat(
+        [
+            observed[["series", "timeout_ms", "b", "lo", "hi"]],
+            counter[["series", "timeout_ms", "b", "lo", "hi"]],
+        ],
+        ignore_index=True,
+    )
+    fig = figures.breakage_curves(
+        both,
+        series="series",
+        timeout_ms="timeout_ms",
+        breakage="b",
+        low="lo",
+        high="hi",
+        ylabel="Chain validations that would fail (%)",
+    )
+    add_figure(
+        ctx,
+        doc,
+        "best_ca_counterfactual",
+        fig,
+        [
+            f"Breakage of {policy} against the timeout T (s, log scale): as observed, and if "
+            f"every responder answered like the best CA's ({best}); 95% bands; {note}.",
+            *source("best_ca_counterfactual", len(data), len(frame)),
+        ],
+    )
+    criterion = str(data["criterion"].iloc[0]) if "criterion" in data.columns else ""
+    if criterion:
+        doc.para("Best CA criterion: ", criterion.rstrip(".") + ".")
+
+
+def soft_fail_hole(ctx: BuildContext, doc: Document) -> None:
+    """How often a revoked certificate would be accepted because its check failed."""
+    doc.heading("The soft-fail hole", 2)
+    frame = ctx.table("soft_fail_hole")
+    if frame is None:
+        missing_table(doc, "soft_fail_hole", what="the soft-fail hole")
+        return
+    needed = ["policy", "revoked_checks", "clients", "accepted_share", "ci_low", "ci_high"]
+    if missing_columns(doc, "soft_fail_hole", frame, needed):
+        return
+
+    rows: list[list[Cell]] = [
+        [
+            str(r.policy),
+            fmt_int(r.revoked_checks),
+            fmt_int(r.clients),
+            fmt_pct_ci(r.accepted_share, r.ci_low, r.ci_high),
+        ]
+        for r in frame.itertuples()
+    ]
+    soft = frame[frame["policy"].astype(str) == "soft-fail"]
+    if len(soft) and pd.notna(soft.iloc[0]["accepted_share"]):
+        r = soft.iloc[0]
+        sentence: list[Part] = [
+            "Under soft-fail, ",
+            strong(fmt_pct_ci(r.accepted_share, r.ci_low, r.ci_high)),
+            f" of {fmt_int(r.revoked_checks)} checks of revoked certificates would have been "
+            "accepted because the check failed or timed out.",
+        ]
+        doc.para(*sentence)
+        ctx.headlines.append(sentence)
+    doc.table(
+        ["policy", "checks of revoked certificates", "clients", "accepted [95% CI]"],
+        rows,
+        [
+            "Share of checks of revoked certificates a client would accept under each policy, "
+            "because no answer arrived in time (n = checks of revoked certificates).",
+            *source("soft_fail_hole", len(rows), len(frame)),
+        ],
+        align="lrrr",
+        widths=[2, 1.5, 0.8, 1.8],
+    )
 
 
 def curves(ctx: BuildContext, doc: Document) -> None:

@@ -20,6 +20,7 @@ import pandas as pd
 from certsentry_analysis.revocation import coverage, crlite, exposure, mechanisms
 from certsentry_analysis.revocation.crlset import DEFAULT_CAP_BYTES, serial_bytes
 from certsentry_analysis.revocation.crlset_build import (
+    BuildResult,
     CRLInputError,
     ParentCRL,
     build_crlset,
@@ -88,7 +89,10 @@ def load_pki(raw_dir: Path | None) -> tuple[list[ParentCRL], list[str], str]:
 
 def _as_of(con: duckdb.DuckDBPyConnection, has_checks: bool, crls: list[ParentCRL]) -> datetime:
     if has_checks:
-        last = con.execute("SELECT max(ts) FROM current_checks").fetchall()[0][0]
+        # Clients with skewed clocks would stretch the period; their rows are flagged.
+        last = con.execute(
+            "SELECT max(ts) FROM current_checks WHERE NOT coalesce(skew_flag, false)"
+        ).fetchall()[0][0]
         if last is not None:
             return pd.Timestamp(last).to_pydatetime().replace(tzinfo=UTC)
     if crls:
@@ -169,8 +173,50 @@ def compute_all(
         ]
     )
     tables: dict[str, pd.DataFrame] = {"revocation_inputs": inputs}
-
     revs = coverage.revocation_frame(crls)
+    crlset_tables, status, result = _crlset_tables(con, crls, revs, as_of, delays, has_checks)
+    tables.update(crlset_tables)
+    crlite_tables, cascade, mean_delta = _crlite_tables(con, crls, revs, as_of, has_checks)
+    tables.update(crlite_tables)
+
+    validity = (
+        exposure.validity_by_issuer(con)
+        if has_checks
+        else pd.DataFrame({"issuer_spki_sha256": [], "validity_hours": [], "answers": []})
+    )
+    tables["exposure_windows"] = exposure.exposure_table(
+        revs, status == "carried", validity, delays
+    )
+    share = tables["crlset_coverage"].iloc[0]["share_carried"]
+    tables["revocation_mechanisms"] = mechanisms.mechanisms_table(
+        online,
+        viable,
+        float(share),
+        float(result.size_bytes),
+        mean_delta,
+        float(cascade.size_bytes),
+    )
+    log.info(
+        "revocation: %d CRLs, %d revocations, %d tables in %.1f s",
+        len(crls),
+        len(revs),
+        len(tables),
+        time.perf_counter() - started,
+    )
+
+    return tables
+
+
+def _crlset_tables(
+    con: duckdb.DuckDBPyConnection,
+    crls: list[ParentCRL],
+    revs: pd.DataFrame,
+    as_of: datetime,
+    delays: exposure.Delays,
+    has_checks: bool,
+) -> tuple[dict[str, pd.DataFrame], pd.Series, BuildResult]:
+    """The CRLSet coverage tables, each revocation's status and the 250 KB build."""
+    tables: dict[str, pd.DataFrame] = {}
     plan = plan_drops(crls, as_of=as_of, crawl_delay=delays.crawl)
     result = build_crlset(crls, cap_bytes=DEFAULT_CAP_BYTES, plan=plan)
     status = coverage.classify(revs, result)
@@ -185,6 +231,18 @@ def compute_all(
         ).assign(note="missing: no warehouse checks")
     tables["crlset_size_curve"] = coverage.size_curve(plan, revs, by_issuer)
 
+    return tables, status, result
+
+
+def _crlite_tables(
+    con: duckdb.DuckDBPyConnection,
+    crls: list[ParentCRL],
+    revs: pd.DataFrame,
+    as_of: datetime,
+    has_checks: bool,
+) -> tuple[dict[str, pd.DataFrame], crlite.Cascade, float]:
+    """The CRLite tables, the cascade and the mean daily delta size (bytes)."""
+    tables: dict[str, pd.DataFrame] = {}
     revoked = {
         crlite.crlite_key(bytes.fromhex(i), serial_bytes(s))
         for i, s in zip(revs["issuer_spki_sha256"], revs["serial"], strict=True)
@@ -215,32 +273,7 @@ def compute_all(
     tables["crlite_published"] = crlite.published_comparison(cascade, mean_delta)
     tables["crlite_deltas"] = deltas
 
-    validity = (
-        exposure.validity_by_issuer(con)
-        if has_checks
-        else pd.DataFrame({"issuer_spki_sha256": [], "validity_hours": [], "answers": []})
-    )
-    tables["exposure_windows"] = exposure.exposure_table(
-        revs, status == "carried", validity, delays
-    )
-    share = tables["crlset_coverage"].iloc[0]["share_carried"]
-    tables["revocation_mechanisms"] = mechanisms.mechanisms_table(
-        online,
-        viable,
-        float(share),
-        float(result.size_bytes),
-        mean_delta,
-        float(cascade.size_bytes),
-    )
-    log.info(
-        "revocation: %d CRLs, %d revocations, %d tables in %.1f s",
-        len(crls),
-        len(revs),
-        len(tables),
-        time.perf_counter() - started,
-    )
-
-    return tables
+    return tables, cascade, mean_delta
 
 
 def _empty_traffic() -> pd.DataFrame:
@@ -262,8 +295,11 @@ def _observed_deltas(
     end = pd.Timestamp(as_of.replace(tzinfo=None)).normalize()
     start = end - pd.Timedelta(days=29)
     if has_checks:
-        first = con.execute("SELECT min(ts) FROM current_checks").fetchall()[0][0]
-        start = pd.Timestamp(first).normalize()
+        first = con.execute(
+            "SELECT min(ts) FROM current_checks WHERE NOT coalesce(skew_flag, false)"
+        ).fetchall()[0][0]
+        if first is not None:
+            start = pd.Timestamp(first).normalize()
     window = revs[
         (revs["revoked_at"] >= start) & (revs["revoked_at"] < end + pd.Timedelta(1, "D"))
     ]

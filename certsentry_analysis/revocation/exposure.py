@@ -8,6 +8,8 @@
   accepts the blocked check, so the window never closes.
 - CRLSet: the crawl delay plus the push delay for carried revocations; never otherwise.
 - CRLite: the publication interval plus the push delay for every revocation.
+- OCSP stapling: as online checking (the staple is a cached answer) without an attacker;
+  never under a blocking attacker, who omits the staple (no must-staple assumed).
 The CA is assumed to publish a revocation at once (OCSP answers and the next CRL).
 """
 
@@ -142,6 +144,21 @@ def exposure_table(
             crlset_expected,
             "pushed ahead of the connection, so blocking the connection's checks does not "
             "matter; never for revocations not carried",
+        ),
+        _row(
+            "OCSP stapling",
+            "none",
+            v,
+            v / 2,
+            "the server staples a cached answer, valid until its nextUpdate (as online)",
+        ),
+        _row(
+            "OCSP stapling",
+            "blocking",
+            never,
+            never,
+            "without must-staple an attacker omits the staple and the client falls back to "
+            "soft-fail: never protected",
         ),
         _row("CRLite", "none", crlite_worst, crlite_expected, delays.describe()),
         _row(

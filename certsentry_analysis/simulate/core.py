@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import multiprocessing
+import os
 import shutil
 import time
 from collections.abc import Iterator
@@ -27,9 +29,14 @@ from certsentry_analysis.simulate.writer import ShardOutput, write_shard
 
 log = logging.getLogger(__name__)
 
-# Set in the parent before forking workers, so they inherit the world without pickling.
+# Each worker process receives the world once (pool initializer), not per shard.
 _WORLD: World | None = None
 _OUT: Path | None = None
+
+
+def _init_worker(world: World | None, out_dir: Path | None) -> None:
+    global _WORLD, _OUT
+    _WORLD, _OUT = world, out_dir
 
 
 def _run_shard(task: tuple[int, np.ndarray]) -> ShardOutput:
@@ -48,25 +55,48 @@ def _shards(world: World) -> list[tuple[int, np.ndarray]]:
 
 
 def _outputs(world: World, out_dir: Path, progress: bool) -> Iterator[ShardOutput]:
-    global _WORLD, _OUT
     tasks = _shards(world)
     workers = min(world.scenario.workers, len(tasks), multiprocessing.cpu_count())
-    _WORLD, _OUT = world, out_dir
     bar = tqdm(total=len(tasks), desc="simulate", unit="shard", disable=not progress)
     try:
         if workers <= 1:
+            _init_worker(world, out_dir)
             for task in tasks:
                 yield _run_shard(task)
                 bar.update()
         else:
-            # imap keeps shard order, so the output does not depend on the worker count.
-            with multiprocessing.get_context("fork").Pool(workers) as pool:
-                for output in pool.imap(_run_shard, tasks):
-                    yield output
-                    bar.update()
+            # Spawned (not forked) workers: forking a process whose polars thread pool is
+            # running can deadlock. imap keeps shard order, so the output does not depend
+            # on the worker count.
+            context = multiprocessing.get_context("spawn")
+            with (
+                _single_threaded_polars(),
+                context.Pool(workers, _init_worker, (world, out_dir)) as pool,
+            ):
+                yield from _progress(pool.imap(_run_shard, tasks), bar)
     finally:
         bar.close()
-        _WORLD, _OUT = None, None
+        _init_worker(None, None)
+
+
+@contextlib.contextmanager
+def _single_threaded_polars() -> Iterator[None]:
+    """Spawned workers start with one polars thread each: the cores are already shared."""
+    previous = os.environ.get("POLARS_MAX_THREADS")
+    os.environ["POLARS_MAX_THREADS"] = "1"
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ["POLARS_MAX_THREADS"]
+        else:
+            os.environ["POLARS_MAX_THREADS"] = previous
+
+
+def _progress(outputs: Iterator[ShardOutput], bar: tqdm) -> Iterator[ShardOutput]:
+    for output in outputs:
+        yield output
+        bar.update()
 
 
 def simulate(
@@ -81,9 +111,7 @@ def simulate(
     t0 = time.perf_counter()
     sc = load_scenario(scenario, **overrides)
     out_dir = Path(out_dir)
-    for sub in ("logs", "pki", "truth"):
-        if (out_dir / sub).exists():
-            shutil.rmtree(out_dir / sub)
+    _clear(out_dir)
     (out_dir / "truth").mkdir(parents=True, exist_ok=True)
     world = build_world(sc, seed)
     pki_files = write_pki(world.pki, out_dir / "pki", world.crls)
@@ -128,6 +156,21 @@ def simulate(
     )
 
     return out_dir
+
+
+def _clear(out_dir: Path) -> None:
+    """Remove a previous simulation's output; refuse to touch any other non-empty folder."""
+    if not out_dir.exists() or not any(out_dir.iterdir()):
+        return
+    if not (out_dir / "manifest.json").exists():
+        raise FileExistsError(
+            f"{out_dir} is not empty and holds no manifest.json of an earlier simulation; "
+            "choose an empty or new output folder"
+        )
+    for sub in ("logs", "pki", "truth"):
+        if (out_dir / sub).exists():
+            shutil.rmtree(out_dir / sub)
+    (out_dir / "manifest.json").unlink()
 
 
 def _sha256(path: Path) -> str:

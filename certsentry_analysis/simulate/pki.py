@@ -10,7 +10,7 @@ import hashlib
 import logging
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -86,7 +86,13 @@ class CA:
     spki_sha256: str = ""
     serial: int = 0
     crl_validity_h: float = 24.0
-    revoked_serials: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
+
+    def __getstate__(self) -> dict[str, object]:
+        # Worker processes need names and thumbprints, never keys: keys stay in the parent.
+        state = dict(self.__dict__)
+        state["key"] = None
+        state["cert"] = None
+        return state
 
 
 @dataclass

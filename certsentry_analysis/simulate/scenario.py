@@ -285,6 +285,22 @@ def validate(scenario: Scenario) -> None:
         raise ScenarioError(
             f"{where}: attack.start_day {scenario.attack.start_day} outside 0..{scenario.days - 1}"
         )
+    shares = {
+        "pki.shared_infra_share": scenario.pki.shared_infra_share,
+        "pki.crl_only_share": scenario.pki.crl_only_share,
+        "pki.site_revoked_share": scenario.pki.site_revoked_share,
+        "responders.cdn_share": scenario.responders.cdn_share,
+        "responders.down_share": scenario.responders.down_share,
+        "responders.tail_prob": scenario.responders.tail_prob,
+        "client.ee_optin_share": scenario.client.ee_optin_share,
+        "client.v1_share": scenario.client.v1_share,
+        "client.proxy_share": scenario.client.proxy_share,
+        "attack.client_share": scenario.attack.client_share,
+        "faults (sum of shares)": sum(dataclasses.astuple(scenario.faults)),
+    }
+    for label, value in shares.items():
+        if not 0.0 <= value <= 1.0:
+            raise ScenarioError(f"{where}: {label} must lie in [0, 1], got {value}")
     for label, mix in (
         ("pki.reasons", scenario.pki.reasons),
         ("responders.failure_mix", scenario.responders.failure_mix),

@@ -1,4 +1,4 @@
-"""The static world: responders and their outages, sites and certificates, clients and episodes.
+"""The static world: PKI, responders and outages, sites and certificates, clients, episodes.
 
 Times are float seconds relative to the scenario start (00:00 UTC of `start`).
 Everything is held in numpy arrays indexed by responder, site, CA or client.
@@ -16,44 +16,38 @@ import numpy as np
 
 from certsentry_analysis.logformat import REVOCATION_REASONS
 from certsentry_analysis.simulate.pki import CRL_ENTRY_BYTES, Pki, build_crl, build_pki, sign_pki
+from certsentry_analysis.simulate.population import (
+    EPISODE_KINDS,
+    Clients,
+    Episodes,
+    build_clients,
+    build_episodes,
+)
+from certsentry_analysis.simulate.responders import (
+    OUTAGE_KINDS,
+    Outages,
+    Responders,
+    build_outages,
+    build_responders,
+)
 from certsentry_analysis.simulate.rng import stream
 from certsentry_analysis.simulate.scenario import Scenario
+from certsentry_analysis.simulate.units import DAY, HOUR
 
 log = logging.getLogger(__name__)
 
-DAY = 86400.0
-HOUR = 3600.0
+__all__ = [
+    "DAY",
+    "EPISODE_KINDS",
+    "HOUR",
+    "OUTAGE_KINDS",
+    "REASON_NAMES",
+    "World",
+    "build_world",
+    "schedule",
+]
+
 REASON_NAMES = tuple(REVOCATION_REASONS)
-EPISODE_KINDS = ("captive_portal", "proxy_blocks_ocsp", "attacker")
-OUTAGE_KINDS = ("down", "degraded")
-
-
-@dataclass
-class Responders:
-    """One row per (host, method): the hosts clients contact, with their true parameters."""
-
-    host: list[str]
-    method: np.ndarray  # 0 OCSP, 1 CRL
-    org: np.ndarray  # operator (infrastructure owner)
-    process: np.ndarray  # outage process id (shared by brands on one infrastructure)
-    cdn: np.ndarray
-    mu: np.ndarray
-    sigma: np.ndarray
-    base_fail: np.ndarray
-    mtbf_h: np.ndarray
-    validity_s: np.ndarray
-    ocsp_bytes: np.ndarray
-
-
-@dataclass
-class Outages:
-    """Outage intervals sorted by (process, start); ends are running maxima per process."""
-
-    process: np.ndarray
-    start: np.ndarray
-    end: np.ndarray
-    kind: np.ndarray  # index into OUTAGE_KINDS
-    fail_fraction: np.ndarray
 
 
 @dataclass
@@ -71,35 +65,6 @@ class Certificates:
     stapled: np.ndarray
     site_cdf: np.ndarray
     victim: int  # site served by the attacker (-1 without attack)
-
-
-@dataclass
-class Clients:
-    """The client population."""
-
-    client_id: list[str]
-    region: np.ndarray
-    bandwidth_kbps: np.ndarray
-    latency_factor: np.ndarray
-    failure_mode: np.ndarray
-    version: np.ndarray
-    ee_optin: np.ndarray
-    active_prob: np.ndarray
-    rate: np.ndarray
-    flaky_prob: np.ndarray
-    skew_s: np.ndarray
-    browser: np.ndarray  # index into process names
-    os: np.ndarray
-
-
-@dataclass
-class Episodes:
-    """Client-side episodes sorted by (client, start)."""
-
-    client: np.ndarray
-    start: np.ndarray
-    end: np.ndarray
-    kind: np.ndarray  # index into EPISODE_KINDS
 
 
 @dataclass
@@ -132,143 +97,6 @@ class World:
     os_names: list[str]
     ee_sha256: list[str]
     serial_hex: list[str]
-
-
-def _lognormal_mu(mean: float, sigma: float) -> float:
-    return float(np.log(mean) - sigma**2 / 2)
-
-
-def _responders(scenario: Scenario, pki: Pki, seed: int) -> tuple[Responders, dict[str, int]]:
-    cfg = scenario.responders
-    rng = stream(seed, "responders")
-    n_orgs = len(pki.orgs)
-    # Operators running their own (non-CDN) responders are ranked at random: the first
-    # gets the best mean, the last the worst, the rest log-uniform in between (Hurst's
-    # 2012 range). Brands on another operator's infrastructure use its parameters.
-    draw = rng.permutation(n_orgs)
-    owners = [int(i) for i in draw if pki.orgs[i].infra == i and not pki.orgs[i].cdn]
-    others = [int(i) for i in draw if int(i) not in owners]
-    order = np.array(owners + others)
-    position = np.zeros(n_orgs)
-    if len(owners) > 1:
-        position[owners] = np.linspace(0.0, 1.0, len(owners))
-    position[others] = rng.uniform(0.0, 1.0, len(others))
-    ocsp_mean = np.exp(
-        np.log(cfg.ocsp_mean_ms[0]) + position * np.log(cfg.ocsp_mean_ms[1] / cfg.ocsp_mean_ms[0])
-    )
-    crl_mean = np.exp(
-        np.log(cfg.crl_mean_ms[0]) + position * np.log(cfg.crl_mean_ms[1] / cfg.crl_mean_ms[0])
-    )
-    sigma = cfg.ocsp_sigma[0] + position * (cfg.ocsp_sigma[1] - cfg.ocsp_sigma[0])
-    fail = np.exp(
-        rng.uniform(np.log(cfg.base_failure_prob[0]), np.log(cfg.base_failure_prob[1]), n_orgs)
-    )
-    mtbf = np.exp(rng.uniform(np.log(cfg.mtbf_hours[0]), np.log(cfg.mtbf_hours[1]), n_orgs))
-    validity = rng.uniform(cfg.ocsp_validity_hours[0], cfg.ocsp_validity_hours[1], n_orgs)
-    crl_validity = rng.uniform(cfg.crl_validity_hours[0], cfg.crl_validity_hours[1], n_orgs)
-    nbytes = rng.integers(cfg.ocsp_bytes[0], cfg.ocsp_bytes[1] + 1, n_orgs)
-    if cfg.all_like_best:
-        best = int(order[0])
-        ocsp_mean[:] = ocsp_mean[best]
-        crl_mean[:] = crl_mean[best]
-        sigma[:] = sigma[best]
-        fail[:] = cfg.base_failure_prob[0]
-        mtbf[:] = cfg.mtbf_hours[1]
-
-    hosts: list[str] = []
-    cols: dict[str, list[float]] = {
-        k: []
-        for k in (
-            "method",
-            "org",
-            "process",
-            "cdn",
-            "mu",
-            "sigma",
-            "fail",
-            "mtbf",
-            "validity",
-            "bytes",
-        )
-    }
-    index: dict[str, int] = {}
-    for org in pki.orgs:
-        infra = pki.orgs[org.infra]
-        for method, prefix in ((0, "ocsp"), (1, "crl")):
-            host = f"{prefix}.{org.domain}"
-            if host in index:
-                continue
-            index[host] = len(hosts)
-            hosts.append(host)
-            i = infra.index
-            if infra.cdn:
-                mu, sd = float(np.log(cfg.cdn_median_ms)), cfg.cdn_sigma
-            elif method == 0:
-                mu, sd = _lognormal_mu(float(ocsp_mean[i]), float(sigma[i])), float(sigma[i])
-            else:
-                mu, sd = _lognormal_mu(float(crl_mean[i]), float(sigma[i])), float(sigma[i])
-            for key, value in (
-                ("method", method),
-                ("org", i),
-                ("process", 2 * i + method),
-                ("cdn", infra.cdn),
-                ("mu", mu),
-                ("sigma", sd),
-                ("fail", fail[i]),
-                ("mtbf", mtbf[i]),
-                ("validity", (validity if method == 0 else crl_validity)[i] * HOUR),
-                ("bytes", nbytes[i]),
-            ):
-                cols[key].append(float(value))
-
-    responders = Responders(
-        host=hosts,
-        method=np.array(cols["method"], np.int8),
-        org=np.array(cols["org"], np.int32),
-        process=np.array(cols["process"], np.int32),
-        cdn=np.array(cols["cdn"], bool),
-        mu=np.array(cols["mu"]),
-        sigma=np.array(cols["sigma"]),
-        base_fail=np.array(cols["fail"]),
-        mtbf_h=np.array(cols["mtbf"]),
-        validity_s=np.array(cols["validity"]),
-        ocsp_bytes=np.array(cols["bytes"], np.int64),
-    )
-
-    return responders, index
-
-
-def _outages(scenario: Scenario, responders: Responders, seed: int) -> Outages:
-    cfg = scenario.responders
-    rng = stream(seed, "outages")
-    horizon = (scenario.days + 1) * DAY
-    rows: list[tuple[int, float, float, int, float]] = []
-    for process in sorted(set(responders.process.tolist())):
-        mtbf = float(responders.mtbf_h[responders.process == process][0]) * HOUR
-        # Start inside a random phase of the up period so outages are not aligned at t=0.
-        t = -rng.exponential(mtbf)
-        while True:
-            t += rng.exponential(mtbf)
-            if t >= horizon:
-                break
-            length = rng.exponential(cfg.mttr_hours * HOUR)
-            down = rng.random() < cfg.down_share
-            fraction = 1.0 if down else rng.uniform(*cfg.degraded_fail_fraction)
-            if t + length > -DAY:
-                rows.append((process, t, t + length, 0 if down else 1, fraction))
-            t += length
-    if not rows:
-        empty = np.zeros(0)
-        return Outages(empty.astype(np.int32), empty, empty, empty.astype(np.int8), empty)
-    arr = np.array(rows)
-
-    return Outages(
-        process=arr[:, 0].astype(np.int32),
-        start=arr[:, 1],
-        end=arr[:, 2],
-        kind=arr[:, 3].astype(np.int8),
-        fail_fraction=arr[:, 4],
-    )
 
 
 def _certificates(
@@ -377,96 +205,6 @@ def _certificates(
     return certs, entry_times, base
 
 
-def _clients(scenario: Scenario, seed: int, n_processes: int) -> Clients:
-    cfg = scenario.client
-    rng = stream(seed, "clients")
-    n = scenario.clients
-    ids = [rng.bytes(16).hex() for _ in range(n)]
-    shares = np.array([r.share for r in scenario.regions])
-    region = rng.choice(len(shares), n, p=shares / shares.sum()).astype(np.int8)
-    bw_median = np.array([r.bandwidth_median_kbps for r in scenario.regions])[region]
-    bw_sigma = np.array([r.bandwidth_sigma for r in scenario.regions])[region]
-    bandwidth = np.round(bw_median * np.exp(rng.normal(0, 1, n) * bw_sigma)).clip(64, None)
-    modes = np.array(cfg.failure_mode_weights)
-    failure_mode = rng.choice(3, n, p=modes / modes.sum()).astype(np.int8)
-    version = np.where(rng.random(n) < cfg.v1_share, 1, 2).astype(np.int8)
-    optin = (rng.random(n) < cfg.ee_optin_share) & (version == 2)
-    skew_kind = rng.random(n)
-    sign = np.where(rng.random(n) < 0.5, -1.0, 1.0)
-    skew = np.where(
-        skew_kind < cfg.skew_days_share,
-        sign * rng.uniform(1, 30, n) * DAY,
-        np.where(
-            skew_kind < cfg.skew_days_share + cfg.skew_minutes_share,
-            sign * np.exp(rng.uniform(np.log(120), np.log(6 * HOUR), n)),
-            rng.normal(0, 20, n),
-        ),
-    )
-
-    return Clients(
-        client_id=ids,
-        region=region,
-        bandwidth_kbps=bandwidth,
-        latency_factor=np.exp(rng.normal(0, cfg.latency_sigma, n)),
-        failure_mode=failure_mode,
-        version=version,
-        ee_optin=optin,
-        active_prob=rng.uniform(cfg.active_day_prob[0], cfg.active_day_prob[1], n),
-        rate=cfg.validations_per_day_median * np.exp(rng.normal(0, cfg.validations_sigma, n)),
-        flaky_prob=np.minimum(
-            0.2, cfg.flaky_prob_median * np.exp(rng.normal(0, cfg.flaky_sigma, n))
-        ),
-        skew_s=np.round(skew, 3),
-        browser=np.where(rng.random(n) < 0.7, 0, 1).astype(np.int8),
-        os=rng.choice(4, n, p=[0.55, 0.25, 0.12, 0.08]).astype(np.int8),
-    )
-
-
-def _episodes(scenario: Scenario, clients: Clients, seed: int) -> Episodes:
-    cfg = scenario.client
-    rng = stream(seed, "episodes")
-    n = len(clients.client_id)
-    days = scenario.days
-    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, int]] = []
-
-    # Captive portals and firewalls: Poisson per client-day, exponential length.
-    counts = rng.poisson(cfg.captive_portal_per_day, (n, days))
-    c_idx, d_idx = np.nonzero(counts)
-    reps = counts[c_idx, d_idx]
-    who = np.repeat(c_idx, reps)
-    start = np.repeat(d_idx, reps) * DAY + rng.uniform(0, DAY, len(who))
-    length = rng.exponential(cfg.captive_portal_minutes * 60, len(who))
-    parts.append((who, start, start + length, 0))
-
-    # Corporate proxies that block OCSP: weekday office hours, local time.
-    proxied = np.flatnonzero(rng.random(n) < cfg.proxy_share)
-    weekday0 = datetime(scenario.start.year, scenario.start.month, scenario.start.day).weekday()
-    workdays = np.array([d for d in range(days) if (weekday0 + d) % 7 < 5], dtype=float)
-    offsets = np.array([r.utc_offset_h for r in scenario.regions])[clients.region[proxied]]
-    who = np.repeat(proxied, len(workdays))
-    day = np.tile(workdays, len(proxied))
-    local0 = np.repeat(offsets, len(workdays))
-    start = day * DAY + (cfg.proxy_work_hours[0] - local0) * HOUR
-    end = day * DAY + (cfg.proxy_work_hours[1] - local0) * HOUR
-    parts.append((who, start, end, 1))
-
-    if scenario.attack.enabled:
-        att = scenario.attack
-        victims = np.flatnonzero(rng.random(n) < att.client_share)
-        if len(victims) == 0:
-            victims = np.array([int(rng.integers(0, n))])
-        start = att.start_day * DAY + rng.uniform(0, 12 * HOUR, len(victims))
-        parts.append((victims, start, start + att.duration_hours * HOUR, 2))
-
-    client = np.concatenate([p[0] for p in parts]).astype(np.int64)
-    start = np.concatenate([p[1] for p in parts])
-    end = np.concatenate([p[2] for p in parts])
-    kind = np.concatenate([np.full(len(p[0]), p[3], np.int8) for p in parts])
-    order = np.lexsort((start, kind, client))
-
-    return Episodes(client=client[order], start=start[order], end=end[order], kind=kind[order])
-
-
 def schedule(
     world: World, responder: np.ndarray, key: np.ndarray, t: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -528,7 +266,7 @@ def build_world(scenario: Scenario, seed: int) -> World:
     start = datetime(scenario.start.year, scenario.start.month, scenario.start.day, tzinfo=UTC)
     pki = build_pki(scenario, seed)
     sign_pki(pki, start)
-    responders, host_index = _responders(scenario, pki, seed)
+    responders, host_index = build_responders(scenario, pki, seed)
 
     urls: list[str] = []
     url_index: dict[str, int] = {}
@@ -555,8 +293,8 @@ def build_world(scenario: Scenario, seed: int) -> World:
     certs, entry_times, base = _certificates(scenario, pki, seed)
     processes = list(scenario.client.process_weights)
     weights = np.array([scenario.client.process_weights[p] for p in processes])
-    clients = _clients(scenario, seed, len(processes))
-    episodes = _episodes(scenario, clients, seed)
+    clients = build_clients(scenario, seed, len(processes))
+    episodes = build_episodes(scenario, clients, seed)
     serial_hex = [f"{int(s):016x}" for s in certs.serial[: certs.n_sites]]
     spki = [ca.spki_sha256 for ca in pki.cas]
     ee_sha = [
@@ -576,7 +314,7 @@ def build_world(scenario: Scenario, seed: int) -> World:
         ca_ocsp_url=ca_ocsp_url,
         ca_crl_url=ca_crl_url,
         ca_parent=np.array([ca.parent for ca in pki.cas], np.int32),
-        outages=_outages(scenario, responders, seed),
+        outages=build_outages(scenario, responders, seed),
         certs=certs,
         crl_base_bytes=base,
         crl_entry_bytes=np.full(len(pki.cas), float(CRL_ENTRY_BYTES)),

@@ -29,6 +29,8 @@ NULL_REPLICATES = 200
 Q1_MIN = 0.25
 # An outage needs at least this many distinct failing clients in total.
 MIN_FAILING_CLIENTS = 2
+# Smallest CUSUM threshold (log-likelihood ratio): evidence of at least 20:1.
+MIN_THRESHOLD = float(np.log(20.0))
 # Detected segments closer than this many bins are merged into one outage.
 MERGE_GAP_BINS = 2
 
@@ -60,7 +62,8 @@ def null_threshold(
     m = rng.binomial(c[:, None], q0, size=(len(c), replicates))
     maxima = _max_cusum(_llr(m, c[:, None], q0, q1))
 
-    return float(np.quantile(maxima, 1 - false_alarm_prob))
+    # With little traffic the null maximum can be 0; a floor keeps single bins from alarming.
+    return max(MIN_THRESHOLD, float(np.quantile(maxima, 1 - false_alarm_prob)))
 
 
 def _segments(llr: np.ndarray, h: float) -> list[tuple[int, int, float]]:
@@ -78,7 +81,7 @@ def _segments(llr: np.ndarray, h: float) -> list[tuple[int, int, float]]:
         s = max(0.0, s + llr[t])
         if s > peak:
             peak, peak_at = s, t
-        if (s == 0.0 or t == len(llr) - 1) and peak >= h:
+        if (s == 0.0 or t == len(llr) - 1) and peak >= h and peak_at >= 0:
             out.append((start, peak_at, peak))
             t, s = peak_at + 1, 0.0
             continue
