@@ -59,8 +59,16 @@ def main() -> None:
     parser.add_argument("--scenario", default="baseline-2012")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--clients", type=int, default=None, help="override the client count")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="simulation worker processes (1 compares like with like)",
+    )
     args = parser.parse_args()
-    overrides = {} if args.clients is None else {"clients": args.clients}
+    overrides = {
+        k: getattr(args, k) for k in ("clients", "workers") if getattr(args, k) is not None
+    }
 
     with tempfile.TemporaryDirectory(prefix="bench-sim-") as tmp:
         root = Path(tmp)
@@ -94,6 +102,7 @@ def main() -> None:
             f"{n_rows / wall:>12,.0f} {n_rows / cpu:>11,.0f}"
         )
     print(f"ratio (a)/(b) rows/s: wall {base_wall / sim_wall:.2f}, cpu {base_cpu / sim_cpu:.2f}")
+    print(f"simulation workers: {scenario.workers}; baseline: 1 process")
 
 
 if __name__ == "__main__":

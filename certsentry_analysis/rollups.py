@@ -69,12 +69,11 @@ PROXY_STATUSES = (403, 407)
 # Failures where the responder (or something answering for it) sent a bad answer:
 # HTTP errors other than proxy statuses, protocol errors and stale responses.
 ANSWER_CLASSES = ("http", "protocol", "freshness")
-ANSWER_ERRORS = tuple(
-    code for code, e in ERROR_CODES.items() if e.failure_class in ANSWER_CLASSES
-)
+ANSWER_ERRORS = tuple(code for code, e in ERROR_CODES.items() if e.failure_class in ANSWER_CLASSES)
 _PROXY_STATUS = (
     "error = 'HTTP_STATUS_ERROR' AND http_status IN ("
-    + ", ".join(str(s) for s in PROXY_STATUSES) + ")"
+    + ", ".join(str(s) for s in PROXY_STATUSES)
+    + ")"
 )
 _ANSWERED_ERROR = (
     "error IN (" + ", ".join(f"'{code}'" for code in ANSWER_ERRORS) + ")"

@@ -91,7 +91,14 @@ pd.DataFrame(
 
 # %%
 log_files = sorted((RAW_DIR / "logs").rglob("*.log*"))
-sample = log_files[0]
+for sample in log_files:
+    # Some uploads are damaged on purpose (the simulator's upload faults): show a readable one.
+    try:
+        parsed = logformat.read_log(sample)
+        break
+    except logformat.LogFormatError as exc:
+        # Only the field: a header error message can quote the raw client id.
+        print(f"skipping {sample.name}: unreadable ({exc.field or 'file'})")
 text = logformat.decode_log_bytes(sample, sample.read_bytes())
 shown = [f.name for f in logformat.FIELDS].index("source") + 1
 for line in text.splitlines()[:18]:
@@ -102,11 +109,10 @@ for line in text.splitlines()[:18]:
     print(line)
 
 # %% [markdown]
-# The reader turns the same file into a header and typed rows; a missing `#close`
-# would show as `truncated`.
+# The reader (`logformat.read_log`) turns the same file into a header and typed rows; a
+# missing `#close` would show as `truncated`.
 
 # %%
-parsed = logformat.read_log(sample)
 h = parsed.header
 print(
     f"{len(log_files)} files; this one: format v{h.version}, {h.product} {h.product_version}, "

@@ -29,6 +29,7 @@
 # %matplotlib inline
 import logging
 import os
+from datetime import UTC
 from pathlib import Path
 
 import duckdb
@@ -131,8 +132,10 @@ CRLSET_FILE: Path | None = None
 # %%
 if CRLSET_FILE is None:
     crls, skipped, note = revocation.load_pki(RAW_DIR)
-    print(note, f"; {len(skipped)} CRL files skipped")
-    built = crlset_build.build_crlset(crls, as_of=max(c.this_update for c in crls))
+    print(f"{note}; {len(skipped)} CRL files skipped")
+    # Built as of the last logged check, as the analysis builds its own.
+    last_check = con.execute("SELECT max(ts) FROM current_checks").fetchall()[0][0]
+    built = crlset_build.build_crlset(crls, as_of=last_check.replace(tzinfo=UTC))
     CRLSET_FILE = DB.parent / "notebook-crlset" / "crl-set"
     CRLSET_FILE.parent.mkdir(parents=True, exist_ok=True)
     crlset.write(built.crlset, CRLSET_FILE)
@@ -147,17 +150,20 @@ pushed.header()
 
 # %%
 parents = pd.DataFrame(
-    {"issuer_spki_sha256": key.hex(), "serials": len(serials)}
-    for key, serials in pushed.parents.items()
+    [(key.hex(), len(serials)) for key, serials in pushed.parents.items()],
+    columns=["issuer_spki_sha256", "serials"],
 )
 con.register("crlset_parents", parents)
 covered = con.execute(
     """
-    SELECT coalesce(i.organization, i.subject) AS ca, count(*) AS checks,
-           bool_or(p.serials IS NOT NULL) AS in_crlset, max(p.serials) AS serials
+    SELECT coalesce(i.organization, i.subject, '(issuer not in the dimension)') AS ca,
+           count(*) AS checks,
+           count(DISTINCT c.issuer_spki_sha256) AS issuers,
+           count(DISTINCT p.issuer_spki_sha256) AS issuers_in_crlset,
+           count(*) FILTER (WHERE p.issuer_spki_sha256 IS NOT NULL) AS checks_covered
     FROM current_checks c
-    LEFT JOIN issuers i USING (issuer_spki_sha256)
-    LEFT JOIN crlset_parents p USING (issuer_spki_sha256)
+    LEFT JOIN issuers i ON i.issuer_spki_sha256 = c.issuer_spki_sha256
+    LEFT JOIN crlset_parents p ON p.issuer_spki_sha256 = c.issuer_spki_sha256
     GROUP BY ALL ORDER BY checks DESC
     """
 ).df()
@@ -171,12 +177,11 @@ covered
 # the issuer they identify a certificate.)
 
 # %%
-first_parent, its_serials = max(pushed.parents.items(), key=lambda item: len(item[1]))
-statuses = {
-    "listed serial": pushed.check_serial(first_parent, its_serials[0]),
-    "unlisted serial": pushed.check_serial(first_parent, b"\x7f" * 16),
-    "absent parent": pushed.check_serial(b"\x00" * 32, b"\x01"),
-}
+statuses = {"absent parent": pushed.check_serial(b"\x00" * 32, b"\x01")}
+if pushed.num_serials():
+    parent, serials = max(pushed.parents.items(), key=lambda item: len(item[1]))
+    statuses["listed serial"] = pushed.check_serial(parent, serials[0])
+    statuses["unlisted serial"] = pushed.check_serial(parent, b"\x7f" * 16)
 {case: status.value for case, status in statuses.items()}
 
 # %% [markdown]
@@ -225,3 +230,6 @@ load_table(con, "revocation_mechanisms")
 
 # %%
 con.close()
+
+# %% [markdown]
+# **Next.** Notebook 6 runs the whole pipeline on a folder of your own logs.

@@ -171,3 +171,38 @@ def warehouse(checks: pd.DataFrame) -> duckdb.DuckDBPyConnection:
     )
 
     return con
+
+
+def brute_force(checks: pd.DataFrame, T: float, *, fallback: bool) -> pd.Series:
+    """Per validation, broken under hard-fail-all without retries, one position at a time."""
+    positions: dict[tuple[str, int, int], list[tuple[str, str, bool, float]]] = {}
+    columns = ["client", "chain_id", "chain_pos", "source", "method", "outcome", "latency_ms"]
+    for client, chain_id, pos, source, method, outcome, latency in checks[columns].itertuples(
+        index=False
+    ):
+        positions.setdefault((client, chain_id, pos), []).append(
+            (source, method, outcome != "error", latency)
+        )
+    broken: dict[tuple[str, int], bool] = {}
+    for (client, chain_id, _), rows in positions.items():
+        if any(source != "wire" and ok for source, _, ok, _ in rows):
+            answered = True
+        else:
+            ocsp = [(ok, lat) for source, m, ok, lat in rows if source == "wire" and m == "OCSP"]
+            crl = [lat for source, m, ok, lat in rows if source == "wire" and m == "CRL" and ok]
+            has_crl = any(source == "wire" and m == "CRL" for source, m, _, _ in rows)
+            if ocsp:
+                good = [lat for ok, lat in ocsp if ok]
+                spent = sum(lat for ok, lat in ocsp if not ok)
+                if good:
+                    answered = min(good) <= T
+                else:
+                    answered = fallback and bool(crl) and spent + min(crl) <= T
+            elif has_crl:
+                answered = bool(crl) and min(crl) <= T
+            else:
+                answered = True
+        key = (client, chain_id)
+        broken[key] = broken.get(key, False) or not answered
+
+    return pd.Series(broken)

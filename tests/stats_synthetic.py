@@ -24,21 +24,29 @@ class World:
 
 
 def make_world(
-    seed: int, *, clients: int = 300, days: int = 3, responders: int = 8,
-    checks_per_client_day: float = 40.0, outages: int = 3,
+    seed: int,
+    *,
+    clients: int = 300,
+    days: int = 3,
+    responders: int = 8,
+    checks_per_client_day: float = 40.0,
+    outages: int = 3,
 ) -> World:
     """Simulate a world; outages are placed at random responders and times (>= 20 min)."""
     rng = np.random.default_rng(seed)
     names = [f"ocsp{i}.ca{i % 5}.example" for i in range(responders)] + ["crl.ca0.example"]
     methods = ["OCSP"] * responders + ["CRL"]
-    resp = pd.DataFrame({
-        "responder": names, "method": methods,
-        "operator": [f"CA{i % 5}" for i in range(responders)] + ["CA0"],
-        "mu": rng.uniform(np.log(80), np.log(600), len(names)),
-        "sigma": rng.uniform(0.4, 0.9, len(names)),
-        "base_fail": rng.uniform(1e-4, 3e-3, len(names)),
-        "popularity": rng.dirichlet(np.full(len(names), 2.0)),
-    })
+    resp = pd.DataFrame(
+        {
+            "responder": names,
+            "method": methods,
+            "operator": [f"CA{i % 5}" for i in range(responders)] + ["CA0"],
+            "mu": rng.uniform(np.log(80), np.log(600), len(names)),
+            "sigma": rng.uniform(0.4, 0.9, len(names)),
+            "base_fail": rng.uniform(1e-4, 3e-3, len(names)),
+            "popularity": rng.dirichlet(np.full(len(names), 2.0)),
+        }
+    )
     n = int(clients * days * checks_per_client_day)
     client = rng.integers(0, clients, n)
     seconds = rng.uniform(0, days * 86400, n)
@@ -71,9 +79,14 @@ def make_world(
         s = rng.uniform(60, days * 1440 - 240)
         length = rng.uniform(20, 120)
         frac = rng.choice([1.0, 0.5])
-        outage_rows.append({"responder": names[r], "start": START + pd.Timedelta(minutes=s),
-                            "end": START + pd.Timedelta(minutes=s + length),
-                            "fail_fraction": frac})
+        outage_rows.append(
+            {
+                "responder": names[r],
+                "start": START + pd.Timedelta(minutes=s),
+                "end": START + pd.Timedelta(minutes=s + length),
+                "fail_fraction": frac,
+            }
+        )
         out_fail |= (which == r) & (t_min >= s) & (t_min < s + length) & (rng.random(n) < frac)
     background = rng.random(n) < resp["base_fail"].to_numpy()[which]
     server_fail = ~client_fail & (out_fail | background)
@@ -88,8 +101,14 @@ def make_world(
     # serve HTML (malformed), flakiness is network, servers fail both ways.
     error = np.full(n, None, dtype=object)
     http_status = np.full(n, np.nan)
-    network = np.array(["ERROR_INTERNET_CANNOT_CONNECT", "ERROR_INTERNET_TIMEOUT",
-                        "ERROR_INTERNET_NAME_NOT_RESOLVED", "ERROR_INTERNET_CONNECTION_RESET"])
+    network = np.array(
+        [
+            "ERROR_INTERNET_CANNOT_CONNECT",
+            "ERROR_INTERNET_TIMEOUT",
+            "ERROR_INTERNET_NAME_NOT_RESOLVED",
+            "ERROR_INTERNET_CONNECTION_RESET",
+        ]
+    )
     error[flaky_hit] = rng.choice(network, flaky_hit.sum())
     error[portal] = "CRYPT_E_ASN1_CORRUPT"
     proxy_page = proxy & (rng.random(n) < 0.3)
@@ -103,14 +122,24 @@ def make_world(
     error[~failed] = None
     http_status[~failed] = np.nan
     bytes_ = np.where(np.array(methods)[which] == "CRL", 50_000 + (t_min // 1440) * 100, 1500)
-    checks = pd.DataFrame({
-        "client": [f"{c:016x}" for c in client], "ts": ts, "process": "iexplore.exe",
-        "issuer_spki_sha256": [f"{w:064x}" for w in which], "method": np.array(methods)[which],
-        "responder": np.array(names)[which], "outcome": outcome, "error": error,
-        "http_status": http_status,
-        "bytes": np.where(failed, np.nan, bytes_), "latency_ms": np.round(latency, 3),
-        "source": source, "region": "EU", "cause": cause,
-    })
+    checks = pd.DataFrame(
+        {
+            "client": [f"{c:016x}" for c in client],
+            "ts": ts,
+            "process": "iexplore.exe",
+            "issuer_spki_sha256": [f"{w:064x}" for w in which],
+            "method": np.array(methods)[which],
+            "responder": np.array(names)[which],
+            "outcome": outcome,
+            "error": error,
+            "http_status": http_status,
+            "bytes": np.where(failed, np.nan, bytes_),
+            "latency_ms": np.round(latency, 3),
+            "source": source,
+            "region": "EU",
+            "cause": cause,
+        }
+    )
     checks.loc[checks["source"] == "cache", "latency_ms"] = 0.0
     checks["day"] = checks["ts"].dt.normalize()
 
@@ -122,15 +151,20 @@ def load(world: World, con: duckdb.DuckDBPyConnection | None = None) -> duckdb.D
     con = con or duckdb.connect()
     frame = world.checks.drop(columns=["cause"])
     con.register("_synthetic", frame)
-    con.execute("CREATE OR REPLACE TABLE current_checks AS SELECT * REPLACE "
-                "(CAST(bytes AS UINTEGER) AS bytes, CAST(http_status AS USMALLINT) AS http_status) "
-                "FROM _synthetic")
+    con.execute(
+        "CREATE OR REPLACE TABLE current_checks AS SELECT * REPLACE "
+        "(CAST(bytes AS UINTEGER) AS bytes, CAST(http_status AS USMALLINT) AS http_status) "
+        "FROM _synthetic"
+    )
     con.unregister("_synthetic")
-    issuers = pd.DataFrame({
-        "issuer_spki_sha256": [f"{w:064x}" for w in range(len(world.responders))],
-        "organization": world.responders["operator"], "common_name": "Issuing CA",
-        "subject": "CN=Issuing CA",
-    })
+    issuers = pd.DataFrame(
+        {
+            "issuer_spki_sha256": [f"{w:064x}" for w in range(len(world.responders))],
+            "organization": world.responders["operator"],
+            "common_name": "Issuing CA",
+            "subject": "CN=Issuing CA",
+        }
+    )
     con.register("_issuers", issuers)
     con.execute("CREATE OR REPLACE TABLE issuers AS SELECT * FROM _issuers")
     con.unregister("_issuers")

@@ -9,7 +9,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
-from breakage_world import issuers_frame, make_checks, warehouse
+from breakage_world import brute_force, issuers_frame, make_checks, warehouse
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -28,7 +28,7 @@ from certsentry_analysis.breakage.world import bins_from_cells, load_world
 from certsentry_analysis.cli import main
 
 GRID = timeout_grid(12)
-NO_RETRY = replace(PRESETS["hard-fail-all"], retries=0)
+NO_RETRY = replace(PRESETS["hard-fail-all"], name="hard-fail-all-no-retry", retries=0)
 
 
 @pytest.fixture(scope="module")
@@ -49,41 +49,6 @@ def client_bins(checks: pd.DataFrame) -> pd.DataFrame:
     cells = failed.groupby(["client", "responder", "bin_start"], as_index=False).size()
 
     return bins_from_cells(cells.assign(side="client"), 5)
-
-
-def brute_force(checks: pd.DataFrame, T: float, *, fallback: bool) -> pd.Series:
-    """Per validation, broken under hard-fail-all without retries, one position at a time."""
-    positions: dict[tuple[str, int, int], list[tuple[str, str, bool, float]]] = {}
-    columns = ["client", "chain_id", "chain_pos", "source", "method", "outcome", "latency_ms"]
-    for client, chain_id, pos, source, method, outcome, latency in checks[columns].itertuples(
-        index=False
-    ):
-        positions.setdefault((client, chain_id, pos), []).append(
-            (source, method, outcome != "error", latency)
-        )
-    broken: dict[tuple[str, int], bool] = {}
-    for (client, chain_id, _), rows in positions.items():
-        if any(source != "wire" and ok for source, _, ok, _ in rows):
-            answered = True
-        else:
-            ocsp = [(ok, lat) for source, m, ok, lat in rows if source == "wire" and m == "OCSP"]
-            crl = [lat for source, m, ok, lat in rows if source == "wire" and m == "CRL" and ok]
-            has_crl = any(source == "wire" and m == "CRL" for source, m, _, _ in rows)
-            if ocsp:
-                good = [lat for ok, lat in ocsp if ok]
-                spent = sum(lat for ok, lat in ocsp if not ok)
-                if good:
-                    answered = min(good) <= T
-                else:
-                    answered = fallback and bool(crl) and spent + min(crl) <= T
-            elif has_crl:
-                answered = bool(crl) and min(crl) <= T
-            else:
-                answered = True
-        key = (client, chain_id)
-        broken[key] = broken.get(key, False) or not answered
-
-    return pd.Series(broken)
 
 
 def test_presets_cover_the_four_policies() -> None:

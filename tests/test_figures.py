@@ -177,3 +177,15 @@ def test_figures_do_not_change_global_matplotlib_settings() -> None:
     MAKERS["curves"]()
 
     assert dict(mpl.rcParams) == before
+
+
+def test_data_strings_with_dollars_are_not_read_as_math() -> None:
+    from matplotlib.cbook import is_math_text
+
+    names = RATES.assign(responder=["Pay$afe $CA$", "b", "c"])
+
+    fig = figures.league_plot(names)
+
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert r"Pay\$afe \$CA\$" in labels
+    assert not any(is_math_text(t) for t in labels)

@@ -323,3 +323,25 @@ def test_cli_ingest_prints_the_summary(
     assert code == 0
     assert f"files: {len(expected)} seen" in out
     assert "rejected file" in out and "quarantined line" in out
+
+
+def test_a_bloated_warehouse_is_compacted_to_the_same_tables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Many one-file batches leave free blocks; the rewrite keeps every row and the view."""
+    from certsentry_analysis.ingest import compact
+
+    for n in range(6):
+        _write(tmp_path / "logs" / f"f{n}.log.gz", render(header(n), body(good_rows(50, n))))
+    plain, compacted = tmp_path / "plain.duckdb", tmp_path / "compacted.duckdb"
+    monkeypatch.setattr(compact, "MIN_FREE_BYTES", 1 << 62)
+    ingest([tmp_path / "logs"], plain, key=KEY, batch_lines=1)
+    monkeypatch.setattr(compact, "MIN_FREE_BYTES", 0)
+    monkeypatch.setattr(compact, "MIN_FREE_SHARE", 0.0)
+    with caplog.at_level("INFO", logger="certsentry_analysis.ingest.compact"):
+        ingest([tmp_path / "logs"], compacted, key=KEY, batch_lines=1)
+
+    assert "compact: warehouse rewritten" in caplog.text
+    assert not compact.scratch_path(compacted).exists()
+    assert _snapshot(compacted) == _snapshot(plain)
+    assert _table(compacted, "SELECT count(*) FROM current_checks") == [(300,)]

@@ -102,6 +102,10 @@ def policy_table(world: World, policies: list[Policy]) -> pd.DataFrame:
                 "stapling_share": p.stapling_share,
                 "description": p.describe(),
                 "attribution": world.attribution_note,
+                "retry_pairs_observed": int(world.retry.pairs[-1]),
+                "retry_success_at_t": float(
+                    world.retry.retry_success[-1, np.searchsorted(world.model_grid, p.timeout_ms)]
+                ),
             }
         )
 
@@ -122,6 +126,9 @@ def build_tables(
     """Every breakage table; `client_side` bins override the statistics-layer attribution."""
     started = time.perf_counter()
     policies = list(PRESETS.values()) if policies is None else policies
+    names = [p.name for p in policies]
+    if len(set(names)) != len(names):
+        raise ValueError(f"policy names must be unique, got {names}")
     grid = timeout_grid() if grid is None else np.asarray(grid, dtype=np.float64)
     budget = budget or Budget()
     world = load_world(
@@ -154,7 +161,10 @@ def build_tables(
     }
     log.info(
         "breakage: %d tables, %d policies x %d timeouts in %.1f s",
-        len(tables), len(policies), len(grid), time.perf_counter() - started,
+        len(tables),
+        len(policies),
+        len(grid),
+        time.perf_counter() - started,
     )
 
     return tables

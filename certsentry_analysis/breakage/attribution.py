@@ -27,12 +27,8 @@ def component_breakage(
     """Expected breakage charged to the end-entity and upper components of each validation."""
     column = int(np.searchsorted(retry.grid, T))
     leaf = np.where(stapled(vals.staple_u, policy), 0.0, vals.crit_leaf)
-    a_leaf = component_failure(
-        leaf, vals.responder_leaf, T, column, policy, retry
-    )
-    a_upper = component_failure(
-        vals.crit_upper, vals.responder_upper, T, column, policy, retry
-    )
+    a_leaf = component_failure(leaf, vals.responder_leaf, T, column, policy, retry)
+    a_upper = component_failure(vals.crit_upper, vals.responder_upper, T, column, policy, retry)
     broken = 1.0 - (1.0 - a_leaf) * (1.0 - a_upper)
     total = a_leaf + a_upper
     share = np.divide(a_leaf, total, out=np.zeros_like(total), where=total > 0)
@@ -58,8 +54,10 @@ def breakage_attribution(world: World, policy: Policy) -> pd.DataFrame:
     charged = pd.DataFrame(
         {
             "responder": np.concatenate([names[vals.responder_leaf], names[vals.responder_upper]]),
-            "ca": [org_of.get(i) or "(unknown issuer)" for i in
-                   np.concatenate([vals.issuer_leaf, vals.issuer_upper])],
+            "ca": [
+                org_of.get(i) or "(unknown issuer)"
+                for i in np.concatenate([vals.issuer_leaf, vals.issuer_upper])
+            ],
             "client": np.concatenate([vals.client, vals.client]),
             "broken": np.concatenate([leaf, upper]),
         }
@@ -101,5 +99,6 @@ def breakage_attribution(world: World, policy: Policy) -> pd.DataFrame:
     out.loc[small, ["broken_validations", "share_of_breakage", "validation_breakage"]] = np.nan
     out["attribution"] = world.attribution_note
 
-    return out.sort_values(["level", "broken_validations"], ascending=[True, False],
-                           ignore_index=True)
+    return out.sort_values(
+        ["level", "broken_validations"], ascending=[True, False], ignore_index=True
+    )

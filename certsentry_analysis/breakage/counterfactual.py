@@ -2,23 +2,29 @@
 
 Criterion for "best": among CA organisations whose live checks came from at least
 MIN_CLIENTS clients and MIN_POSITIONS positions, the lowest share of live checks that
-got no answer within the policy's timeout (client-side failures removed when the
-attribution is available); ties go to the lower median answer time. Counterfactual:
-every live check of every validation fails independently with the best CA's share of
-checks failing at T among clients of the same region (its latency and failure
-behaviour, region-matched; the pooled share where a region has too few checks);
-retries succeed with the best CA's share answering within T.
+got no answer within the policy's timeout; ties go to the lower median answer time.
+Counterfactual: every live check keeps its rank within its own responder's checks from
+the same client region and takes the best CA's critical time at that rank (quantile
+mapping: latency and failures together, client-region differences kept); retries
+succeed as often as the best CA's do. The replay then runs unchanged.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
+from certsentry_analysis.breakage.inputs import (
+    RETRY_PRIOR_ATTEMPTS,
+    Positions,
+    RetryModel,
+    Validations,
+)
 from certsentry_analysis.breakage.policy import Policy
-from certsentry_analysis.breakage.replay import UNITS, finite, ratio_interval, stapled
+from certsentry_analysis.breakage.replay import UNITS, breakage_matrices, ratio_interval
 from certsentry_analysis.breakage.world import ClientSide, World
 
 log = logging.getLogger(__name__)
@@ -32,12 +38,85 @@ CRITERION = (
 )
 
 
-def _unanswered(crit: np.ndarray, grid: np.ndarray) -> np.ndarray:
-    """Share of `crit` above each timeout of `grid` (survival function on the grid)."""
-    if len(crit) == 0:
-        return np.zeros(len(grid))
+def mapped_critical_times(pos: Positions, is_best: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Each live check's critical time moved to the same quantile of the best CA's.
 
-    return 1.0 - np.searchsorted(np.sort(crit), finite(grid), side="right") / len(crit)
+    Ranks are taken within the check's own responder and client region (ties, such as
+    the never-answered checks, broken at random), so a check that was slow for its
+    responder stays slow; the best CA's distribution comes from the same region when it
+    has MIN_REGION_POSITIONS live checks there, else from all its live checks.
+    """
+    rng = np.random.default_rng(seed)
+    out = pos.crit.copy()
+    live = np.flatnonzero(pos.live)
+    if len(live) == 0 or not is_best.any():
+        return out
+    regions, region_idx = np.unique(pos.region, return_inverse=True)
+    pooled = np.sort(pos.crit[is_best])
+    targets = []
+    for r in range(len(regions)):
+        mine = np.sort(pos.crit[is_best & (region_idx == r)])
+        targets.append(mine if len(mine) >= MIN_REGION_POSITIONS else pooled)
+
+    key = pos.responder[live].astype(np.int64) * len(regions) + region_idx[live]
+    order = np.lexsort((rng.random(len(live)), pos.crit[live], key))
+    sorted_key = key[order]
+    starts = np.flatnonzero(np.r_[True, sorted_key[1:] != sorted_key[:-1]])
+    sizes = np.diff(np.r_[starts, len(order)])
+    group = np.repeat(np.arange(len(starts)), sizes)
+    rank = np.arange(len(order)) - starts[group]
+    quantile = (rank + 0.5) / sizes[group]
+    for r in range(len(regions)):
+        in_region = region_idx[live][order] == r
+        target = targets[r]
+        at = np.minimum((quantile[in_region] * len(target)).astype(np.int64), len(target) - 1)
+        out[live[order][in_region]] = target[at]
+
+    return out
+
+
+def _validations_of(
+    pos: Positions, in_scope: np.ndarray, world: World, frame: pd.DataFrame
+) -> Validations:
+    """The validation reduction of validations_sql, in numpy, over modified positions."""
+    n = int(pos.validation.max()) + 1 if len(pos.validation) else 0
+    needed = in_scope & pos.live
+    crit_leaf, crit_upper = np.zeros(n), np.zeros(n)
+    np.maximum.at(crit_leaf, pos.validation[needed & pos.leaf], pos.crit[needed & pos.leaf])
+    np.maximum.at(crit_upper, pos.validation[needed & ~pos.leaf], pos.crit[needed & ~pos.leaf])
+    per_val = lambda values, fill: _scatter(n, pos.validation, values, fill)  # noqa: E731
+    cd = world.pop.client_day_index(frame["client"], frame["vday"])
+
+    return Validations(
+        client=per_val(pos.client, 0),
+        client_day=per_val(cd, -1),
+        crit_leaf=crit_leaf,
+        crit_upper=crit_upper,
+        responder_leaf=np.zeros(n, dtype=np.int64),
+        responder_upper=np.zeros(n, dtype=np.int64),
+        issuer_leaf=np.full(n, "", dtype=object),
+        issuer_upper=np.full(n, "", dtype=object),
+        live=np.bincount(pos.validation, needed.astype(np.float64), minlength=n),
+        staple_u=per_val(pos.staple_u, 1.0),
+        region=per_val(pos.region, ""),
+        failure_mode=per_val(pos.failure_mode, 0),
+        scope_key=np.full(n, "counterfactual", dtype=object),
+    )
+
+
+def _scatter(n: int, index: np.ndarray, values: np.ndarray, fill: object) -> np.ndarray:
+    out = np.full(n, fill, dtype=values.dtype)
+    out[index] = values
+
+    return out
+
+
+def _best_retry(retry: RetryModel, responders: np.ndarray) -> RetryModel:
+    """The retry model with every responder retrying like the best CA's (pair-weighted)."""
+    weights = retry.pairs[responders] + RETRY_PRIOR_ATTEMPTS
+    row = (retry.retry_success[responders] * weights[:, None]).sum(axis=0) / weights.sum()
+
+    return replace(retry, retry_success=np.tile(row, (len(retry.responders) + 1, 1)))
 
 
 def best_ca(world: World, policy: Policy, side: ClientSide) -> tuple[str | None, pd.DataFrame]:
@@ -78,48 +157,16 @@ def best_ca_counterfactual(
     if best is None or not policy.hard:
         return pd.DataFrame()
 
-    grid, G = world.grid, world.pop.size
     variant = world.variant(policy.fallback_to_crl, side)
     pos = variant.arrays
-    in_scope = world.in_scope(policy, side)
     org_of = dict(zip(world.issuers["issuer_sha1"], world.issuers["organization"], strict=True))
-    is_best = np.array([org_of.get(i) == best for i in pos.issuer]) & pos.live
-    # Q[r, j]: share of the best CA's live checks in region r unanswered within T_j.
-    pooled = _unanswered(pos.crit[is_best], grid)
-    regions = sorted(set(pos.region) | set(world.validations(policy, side).region))
-    Q = np.stack(
-        [
-            _unanswered(pos.crit[is_best & (pos.region == r)], grid)
-            if (is_best & (pos.region == r)).sum() >= MIN_REGION_POSITIONS else pooled
-            for r in regions
-        ]
+    is_best = np.array([org_of.get(i) == best for i in pos.issuer], dtype=bool) & pos.live
+    mapped = replace(pos, crit=mapped_critical_times(pos, is_best))
+    vals = _validations_of(mapped, world.in_scope(policy, side), world, variant.frame)
+    retry = _best_retry(variant.retry, np.unique(pos.responder[is_best]))
+    matrices = breakage_matrices(
+        policy, world.pop, vals, mapped, world.in_scope(policy, side), world.grid, retry
     )
-    retry_fail = pooled ** policy.retries
-
-    vals = world.validations(policy, side)
-    keep = vals.client_day >= 0
-    live = vals.live.copy()
-    # A stapled validation makes no live check for its end entity.
-    leaf_live = vals.crit_leaf > 0
-    live = live - (stapled(vals.staple_u, policy) & leaf_live)
-    region_index = {r: i for i, r in enumerate(regions)}
-    val_region = np.array([region_index[r] for r in vals.region], dtype=np.int64)
-    p_live = in_scope & pos.live & ~(pos.leaf & stapled(pos.staple_u, policy))
-    pos_region = np.array([region_index[r] for r in pos.region[p_live]], dtype=np.int64)
-    cd_client = world.pop.cd_keys["client_idx"].to_numpy(dtype=np.int64)
-    n_cd = len(cd_client)
-    matrices = {u: np.zeros((G, len(grid))) for u in UNITS}
-    with np.errstate(divide="ignore"):
-        for j in range(len(grid)):
-            q_j = Q[:, j] * retry_fail[j]
-            log_intact = live * np.log1p(-q_j[val_region])
-            broken = (1.0 - np.exp(log_intact))[keep]
-            matrices["validation"][:, j] = np.bincount(vals.client[keep], broken, minlength=G)
-            day = np.bincount(vals.client_day[keep], log_intact[keep], minlength=n_cd)
-            matrices["client_day"][:, j] = np.bincount(cd_client, 1.0 - np.exp(day), minlength=G)
-            matrices["check"][:, j] = np.bincount(
-                pos.client[p_live], q_j[pos_region], minlength=G
-            )
     denominators = {
         "check": world.pop.positions,
         "validation": world.pop.validations,
@@ -139,7 +186,7 @@ def best_ca_counterfactual(
                     "policy": policy.name,
                     "client_side": side,
                     "unit": unit,
-                    "timeout_ms": grid,
+                    "timeout_ms": world.grid,
                     "observed": seen["breakage"].to_numpy(),
                     "observed_ci_low": seen["ci_low"].to_numpy(),
                     "observed_ci_high": seen["ci_high"].to_numpy(),

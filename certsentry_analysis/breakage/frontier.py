@@ -105,9 +105,7 @@ def ca_scope(world: World) -> pd.DataFrame:
     )
 
 
-def frontier_by_ca(
-    world: World, policy: Policy, budget: Budget, side: ClientSide
-) -> pd.DataFrame:
+def frontier_by_ca(world: World, policy: Policy, budget: Budget, side: ClientSide) -> pd.DataFrame:
     """Per CA organisation: hard-fail for its issuers alone, against the budget."""
     base = replace(policy, scope="all", issuer_organizations=())
     variant = world.variant(base.fallback_to_crl, side)
@@ -120,8 +118,9 @@ def frontier_by_ca(
     for org in sorted(set(frame["scope_key"].dropna())):
         mine = vals.select(vals.scope_key == org)
         clients = int(len(np.unique(mine.client)))
-        m = breakage_matrices(base, world.pop, mine, variant.arrays, pos_org == org, grid,
-                              variant.retry)
+        m = breakage_matrices(
+            base, world.pop, mine, variant.arrays, pos_org == org, grid, variant.retry
+        )
         own_den = np.bincount(mine.client[mine.client >= 0], minlength=G).astype(np.float64)
         own, own_low, own_high = ratio_interval(m["validation"], own_den, world.weights)
         every, _, _ = ratio_interval(m["validation"], world.pop.validations, world.weights)

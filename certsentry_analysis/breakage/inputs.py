@@ -64,7 +64,9 @@ class Population:
     def client_day_index(self, client: pd.Series, day: pd.Series) -> np.ndarray:
         """Index of each (client, day) in `cd_keys` (-1 when unknown)."""
         keys = pd.DataFrame({"client": client.to_numpy(), "day": pd.to_datetime(day).to_numpy()})
-        merged = keys.merge(self.cd_keys[["client", "day", "cd"]], how="left", on=["client", "day"])
+        merged = keys.merge(
+            self.cd_keys[["client", "day", "cd"]], how="left", on=["client", "day"]
+        )
 
         return merged["cd"].fillna(-1).to_numpy(dtype=np.int64)
 
@@ -197,14 +199,16 @@ def retry_model(
     pairs, within, _ = _binned_within(retries, responders, grid)
     pooled = within[-1] / max(pairs[-1], 1.0)
     if pairs[-1] < MIN_POOLED_PAIRS:
-        # Too few observed retries to say anything: fall back to any attempt's chance.
+        # Too few observed retries to estimate: fall back to any attempt's chance (the
+        # independence assumption, optimistic when failures come in runs).
         pooled = answered[-1] / max(total[-1], 1.0)
-    success = (within + RETRY_PRIOR_ATTEMPTS * pooled[None, :]) / (
-        pairs + RETRY_PRIOR_ATTEMPTS
-    )[:, None]
+    success = (within + RETRY_PRIOR_ATTEMPTS * pooled[None, :]) / (pairs + RETRY_PRIOR_ATTEMPTS)[
+        :, None
+    ]
     log.debug(
         "retry model: %d responders, %d failed attempts followed by a retry",
-        len(responders), int(pairs[-1]),
+        len(responders),
+        int(pairs[-1]),
     )
 
     return RetryModel(

@@ -48,13 +48,17 @@ class Policy:
 
     def __post_init__(self) -> None:
         if self.mode not in ("soft", "hard"):
-            raise ValueError(f"policy {self.name!r}: mode must be 'soft' or 'hard', got {self.mode!r}")
+            raise ValueError(
+                f"policy {self.name!r}: mode must be 'soft' or 'hard', got {self.mode!r}"
+            )
         if self.scope not in ("all", "issuers", "ev"):
             raise ValueError(f"policy {self.name!r}: unknown scope {self.scope!r}")
         if self.scope == "issuers" and not self.issuer_organizations:
             raise ValueError(f"policy {self.name!r}: scope 'issuers' needs issuer_organizations")
         if not self.timeout_ms > 0:
-            raise ValueError(f"policy {self.name!r}: timeout_ms must be > 0, got {self.timeout_ms}")
+            raise ValueError(
+                f"policy {self.name!r}: timeout_ms must be > 0, got {self.timeout_ms}"
+            )
         if self.retries < 0:
             raise ValueError(f"policy {self.name!r}: retries must be >= 0, got {self.retries}")
         if not 0.0 <= self.stapling_share <= 1.0:
@@ -95,7 +99,12 @@ class Policy:
 
 # Firefox's hard-fail timeout (security.OCSP.timeoutMilliseconds.hard) was 10 s.
 _HARD_ALL = Policy(
-    "hard-fail-all", "hard", "all", timeout_ms=10_000.0, retries=1, backoff_ms=250.0,
+    "hard-fail-all",
+    "hard",
+    "all",
+    timeout_ms=10_000.0,
+    retries=1,
+    backoff_ms=250.0,
     fallback_to_crl=True,
 )
 
@@ -152,7 +161,6 @@ def is_ev_issuer(subject: str | None, common_name: str | None) -> bool:
     text = " ".join(s for s in (subject, common_name) if s)
 
     return bool(EV_NAME_PATTERN.search(text))
-
 
 
 def scope_issuers(policy: Policy, issuers: pd.DataFrame) -> tuple[frozenset[str] | None, str]:

@@ -151,18 +151,12 @@ def breakage_matrices(
     p_resp = pos.responder[p_mask]
     with np.errstate(divide="ignore"):
         for j, T in enumerate(grid):
-            a_leaf = component_failure(
-                leaf, vals.responder_leaf, T, columns[j], policy, retry
-            )
-            a_upper = component_failure(
-                upper, vals.responder_upper, T, columns[j], policy, retry
-            )
+            a_leaf = component_failure(leaf, vals.responder_leaf, T, columns[j], policy, retry)
+            a_upper = component_failure(upper, vals.responder_upper, T, columns[j], policy, retry)
             broken = (1.0 - (1.0 - a_leaf) * (1.0 - a_upper))[keep]
             out["validation"][:, j] = np.bincount(vals.client[keep], broken, minlength=G)
             log_intact = np.bincount(vals.client_day[keep], np.log1p(-broken), minlength=n_cd)
-            out["client_day"][:, j] = np.bincount(
-                cd_client, 1.0 - np.exp(log_intact), minlength=G
-            )
+            out["client_day"][:, j] = np.bincount(cd_client, 1.0 - np.exp(log_intact), minlength=G)
             a_pos = component_failure(p_crit, p_resp, T, columns[j], policy, retry)
             out["check"][:, j] = np.bincount(p_client, a_pos, minlength=G)
 
@@ -209,7 +203,10 @@ def sweep(
         )
     log.debug(
         "sweep %s (%s): %d timeouts in %.2f s",
-        policy.name, client_side, len(grid), time.perf_counter() - started,
+        policy.name,
+        client_side,
+        len(grid),
+        time.perf_counter() - started,
     )
 
     return pd.concat(frames, ignore_index=True)

@@ -98,12 +98,17 @@ def soft_fail_hole(
                 FROM {variant.table} WHERE chain_pos = 0 AND ee_serial IS NOT NULL"""  # noqa: S608
         ).df()
         leaf["serial"] = normalise_serial(leaf["ee_serial"])
-        seen = leaf[leaf["revoked_answer"] == 1].groupby(
-            ["issuer_spki_sha256", "serial"], as_index=False
-        )["ts"].min().rename(columns={"ts": "revoked_at"})
-        known = pd.concat([crl, seen]).groupby(
-            ["issuer_spki_sha256", "serial"], as_index=False
-        )["revoked_at"].min()
+        seen = (
+            leaf[leaf["revoked_answer"] == 1]
+            .groupby(["issuer_spki_sha256", "serial"], as_index=False)["ts"]
+            .min()
+            .rename(columns={"ts": "revoked_at"})
+        )
+        known = (
+            pd.concat([crl, seen])
+            .groupby(["issuer_spki_sha256", "serial"], as_index=False)["revoked_at"]
+            .min()
+        )
         revoked = leaf.merge(known, on=["issuer_spki_sha256", "serial"])
         revoked = revoked[pd.to_datetime(revoked["ts"]) >= pd.to_datetime(revoked["revoked_at"])]
         issuers, _ = world.scope(policy)

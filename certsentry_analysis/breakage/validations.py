@@ -235,9 +235,7 @@ def materialise_positions(
     )
     con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
     count = con.execute(f"SELECT COUNT(*) FROM {name}").fetchall()[0][0]
-    log.info(
-        "positions %s: %d rows in %.2f s", name, count, time.perf_counter() - started
-    )
+    log.info("positions %s: %d rows in %.2f s", name, count, time.perf_counter() - started)
 
     return name
 
@@ -269,7 +267,8 @@ def load_validations(
             frame = con.execute(sql).df()
         finally:
             con.unregister(SCOPE)
-    log.debug("validations of %s: %d rows in %.2f s", table, len(frame),
-              time.perf_counter() - started)
+    log.debug(
+        "validations of %s: %d rows in %.2f s", table, len(frame), time.perf_counter() - started
+    )
 
     return frame

@@ -114,6 +114,7 @@ class World:
     weights: np.ndarray
     client_side: pd.DataFrame | None
     attribution_note: str
+    retry: RetryModel
     variants: dict[tuple[bool, ClientSide], Variant] = field(default_factory=dict)
     _validations: dict[tuple[str, ClientSide], Validations] = field(default_factory=dict)
 
@@ -133,13 +134,13 @@ class World:
                 table = sql.materialise_positions(
                     self.con, fallback=fallback, drop_client_side=drop
                 )
-                retry = retry_model(self.con, self.model_grid, drop_client_side=drop)
             finally:
                 if drop:
                     self.con.unregister(sql.CLIENT_SIDE)
             frame = sql.load_positions(self.con, table)
+            # One retry model for every variant: what a retry after any failure achieved.
             self.variants[key] = Variant(
-                table, frame, positions_arrays(frame, self.pop, retry), retry
+                table, frame, positions_arrays(frame, self.pop, self.retry), self.retry
             )
 
         return self.variants[key]
@@ -199,6 +200,7 @@ def load_world(
     base = sql.materialise_positions(con, fallback=True, drop_client_side=False)
     frame = sql.load_positions(con, base)
     pop = population(frame)
+    retry = retry_model(con, model_grid, drop_client_side=False)
     world = World(
         con=con,
         grid=np.asarray(grid, dtype=np.float64),
@@ -208,14 +210,17 @@ def load_world(
         weights=bootstrap_weights(pop.size, replicates, seed),
         client_side=bins,
         attribution_note=note,
+        retry=retry,
     )
-    retry = retry_model(con, model_grid, drop_client_side=False)
     world.variants[(True, "included")] = Variant(
         base, frame, positions_arrays(frame, pop, retry), retry
     )
     log.info(
         "breakage inputs: %d clients, %d validations, %d positions (%s) in %.1f s",
-        pop.size, int(pop.validations.sum()), int(pop.positions.sum()), note,
+        pop.size,
+        int(pop.validations.sum()),
+        int(pop.positions.sum()),
+        note,
         time.perf_counter() - started,
     )
 

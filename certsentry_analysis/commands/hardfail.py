@@ -73,8 +73,17 @@ def _percent(value: float) -> str:
 
 
 def _format(frontier: pd.DataFrame) -> str:
-    rows = [("policy", "failures", "viable", "smallest T", "validations broken [95% CI]",
-             "client-days broken [95% CI]", "mean wait")]
+    rows = [
+        (
+            "policy",
+            "failures",
+            "viable",
+            "smallest T",
+            "validations broken [95% CI]",
+            "client-days broken [95% CI]",
+            "mean wait",
+        )
+    ]
     for r in frontier.itertuples():
         T = "none <= 30 s" if not r.viable else f"{r.timeout_ms / 1000:.2f} s"
         at = "" if r.viable else f" (at {r.evaluated_at_ms / 1000:g} s)"
@@ -93,8 +102,9 @@ def _format(frontier: pd.DataFrame) -> str:
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
 
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True))
-                     for row in rows)
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows
+    )
 
 
 def run(args: argparse.Namespace) -> int:

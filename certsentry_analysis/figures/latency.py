@@ -11,6 +11,9 @@ from certsentry_analysis.figures.style import (
     LINESTYLES,
     OKABE_ITO,
     house_style,
+    literal,
+    literals,
+    log_axis,
     new_figure,
     no_data,
 )
@@ -58,18 +61,20 @@ def latency_ecdf(
                 x,
                 y * 100,
                 where="post",
-                label=name,
+                label=literal(name),
                 color=OKABE_ITO[i % len(OKABE_ITO)],
                 linestyle=LINESTYLES[(i // len(OKABE_ITO)) % len(LINESTYLES)],
             )
         ax.set_xscale("log")
+        log_axis(ax.xaxis)
         ax.set_xlabel("Latency (ms, log scale)")
         ax.set_ylabel("Checks answered within (%)")
         ax.yaxis.set_major_formatter(PercentFormatter())
         ax.set_ylim(0, 100)
         if title:
             ax.set_title(title)
-        ax.legend(loc="lower right", ncols=2 if len(order) > 4 else 1)
+        # Below the axes: ECDFs of different responders fill every corner of the plot.
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=min(len(order), 3))
 
     return fig
 
@@ -107,12 +112,13 @@ def latency_quantiles(
                 data[column],
                 y,
                 markers[i % len(markers)],
-                label=name,
+                label=literal(name),
                 markersize=3.8,
                 color=OKABE_ITO[i % len(OKABE_ITO)],
             )
-        ax.set_yticks(y, [str(v) for v in data[label]])
+        ax.set_yticks(y, literals(data[label]))
         ax.set_xscale("log")
+        log_axis(ax.xaxis)
         ax.set_xlabel("Latency (ms, log scale)")
         ax.grid(axis="y", visible=False)
         ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=len(present))

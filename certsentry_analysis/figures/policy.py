@@ -11,6 +11,9 @@ from certsentry_analysis.figures.style import (
     LINESTYLES,
     OKABE_ITO,
     house_style,
+    literal,
+    literals,
+    log_axis,
     new_figure,
     no_data,
 )
@@ -45,7 +48,7 @@ def breakage_curves(
                 marker="o",
                 markersize=3,
                 color=colour,
-                label=str(name),
+                label=literal(name),
                 linestyle=LINESTYLES[(i // len(OKABE_ITO)) % len(LINESTYLES)],
             )
             if low and high and low in part and high in part:
@@ -68,6 +71,7 @@ def breakage_curves(
                 color="#555555",
             )
         ax.set_xscale("log")
+        log_axis(ax.xaxis)
         ax.set_xlabel("Hard-fail timeout (s, log scale)")
         ax.set_ylabel(ylabel)
         ax.yaxis.set_major_formatter(PercentFormatter())
@@ -102,7 +106,7 @@ def tradeoff_scatter(
         for i, (xv, yv, name) in enumerate(zip(xs, ys, data[label], strict=True)):
             ax.plot(xv, yv, "o", color=OKABE_ITO[i % len(OKABE_ITO)], markersize=6)
             ax.annotate(
-                str(name), (xv, yv), xytext=(5, 4), textcoords="offset points", fontsize=7.5
+                literal(name), (xv, yv), xytext=(5, 4), textcoords="offset points", fontsize=7.5
             )
         if log_x:
             ax.set_xscale(
@@ -145,11 +149,12 @@ def coverage_curve(
                 marker="o",
                 markersize=3,
                 color=OKABE_ITO[i % len(OKABE_ITO)],
-                label=str(name) if series else None,
+                label=literal(name) if series else None,
             )
         if marker_size is not None:
             ax.axvline(marker_size / 1024, color="#555555", linestyle="--", linewidth=0.8)
         ax.set_xscale("log")
+        log_axis(ax.xaxis)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.yaxis.set_major_formatter(PercentFormatter())
@@ -187,14 +192,15 @@ def grouped_bars(
                 y + 0.4 - step * (i + 0.5),
                 v,
                 height=step * 0.95,
-                label=name,
+                label=literal(name),
                 color=OKABE_ITO[i % len(OKABE_ITO)],
             )
-        ax.set_yticks(y, [str(v) for v in data[label]])
+        ax.set_yticks(y, literals(data[label]))
         if share:
             ax.xaxis.set_major_formatter(PercentFormatter())
         if log_x:
             ax.set_xscale("log")
+            log_axis(ax.xaxis)
         ax.set_xlabel(xlabel)
         ax.grid(axis="y", visible=False)
         ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=len(present))
@@ -231,7 +237,7 @@ def policy_panels(
             ax.set_xlabel(title)
             ax.grid(axis="y", visible=False)
             if i == 0:
-                ax.set_yticks(y, [str(v) for v in frame[label]])
+                ax.set_yticks(y, literals(frame[label]))
             else:
                 ax.set_yticks(y, [""] * len(y))
 

@@ -12,6 +12,8 @@ from certsentry_analysis.figures.style import (
     GREY,
     OKABE_ITO,
     house_style,
+    literal,
+    literals,
     new_figure,
     no_data,
 )
@@ -52,7 +54,7 @@ def league_plot(
             hi = np.maximum(data[high].to_numpy(float) * 100, floor)
             ax.hlines(y, lo, hi, color=OKABE_ITO[0], linewidth=1.2, alpha=0.8)
         ax.plot(shown, y, "o", color=OKABE_ITO[0], markersize=4)
-        ax.set_yticks(y, [str(v) for v in data[label]])
+        ax.set_yticks(y, literals(data[label]))
         ax.set_xscale("log")
         ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
         ax.xaxis.set_major_formatter(FuncFormatter(_pct_label))
@@ -92,11 +94,11 @@ def taxonomy_bars(
                 shares[column],
                 left=left,
                 height=0.7,
-                label=str(column),
+                label=literal(column),
                 color=OKABE_ITO[i % len(OKABE_ITO)],
             )
             left += shares[column].to_numpy()
-        ax.set_yticks(y, [str(v) for v in shares.index])
+        ax.set_yticks(y, literals(shares.index))
         ax.set_xlim(0, 100)
         ax.xaxis.set_major_formatter(PercentFormatter())
         ax.set_xlabel(xlabel)
@@ -114,8 +116,13 @@ def outage_timeline(
     end: str = "end",
     kind: str | None = None,
     top: int = 25,
+    period: tuple[pd.Timestamp, pd.Timestamp] | None = None,
 ) -> Figure:
-    """One row per responder, a bar per detected outage along UTC time."""
+    """One row per responder, a bar per detected outage along UTC time.
+
+    `period` (first and last instant of the data) fixes the time axis, so an outage is
+    seen against the whole observation window rather than filling the plot.
+    """
     data = frame.dropna(subset=[start, end])
     names = list(dict.fromkeys(data.sort_values(start)[label].astype(str)))[:top]
     height = 1.2 + 0.2 * max(len(names), 3)
@@ -140,9 +147,11 @@ def outage_timeline(
             ax.barh(rows[name], width, left=t0, height=0.6, color=colours[k])
         if kind:
             for k, colour in colours.items():
-                ax.barh([], [], color=colour, label=k)
+                ax.barh([], [], color=colour, label=literal(k))
             ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=len(kinds))
-        ax.set_yticks(list(rows.values()), list(rows.keys()))
+        ax.set_yticks(list(rows.values()), literals(rows.keys()))
+        if period is not None:
+            ax.set_xlim(pd.Timestamp(period[0]), pd.Timestamp(period[1]))
         ax.set_xlabel("Time (UTC)")
         fig.autofmt_xdate(rotation=30)
         ax.grid(axis="y", visible=False)
@@ -189,7 +198,7 @@ def share_bars(
                 capsize=2,
                 linewidth=0.9,
             )
-        ax.set_yticks(y, [str(v) for v in data[label]])
+        ax.set_yticks(y, literals(data[label]))
         ax.xaxis.set_major_formatter(PercentFormatter())
         ax.set_xlabel(xlabel)
         ax.grid(axis="y", visible=False)

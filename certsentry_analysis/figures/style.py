@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,9 @@ from typing import Any
 import matplotlib as mpl
 from cycler import cycler
 from matplotlib.axes import Axes
+from matplotlib.axis import Axis
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +105,27 @@ def save_svg(fig: Figure, path: Path) -> Path:
     log.debug("figure %s: %d bytes", path.name, len(data))
 
     return path
+
+
+def literal(value: object) -> str:
+    """A data string (CA, responder, policy name) that matplotlib draws as typed.
+
+    matplotlib reads text between two `$` as math; escaping every `$` keeps names such
+    as "Pay$afe CA $1" literal. Nothing else in plain text is special.
+    """
+    return str(value).replace("$", r"\$")
+
+
+def literals(values: Iterable[object]) -> list[str]:
+    """`literal` applied to each value."""
+    return [literal(v) for v in values]
+
+
+def log_axis(axis: Axis, unit: str = "") -> None:
+    """Log scale ticks at 1, 2, 5 x 10^k written as plain numbers (no 10^k notation)."""
+    axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.10g}{unit}"))
+    axis.set_minor_formatter(NullFormatter())
 
 
 def no_data(ax: Axes, message: str) -> None:

@@ -62,9 +62,7 @@ def write_days(con: duckdb.DuckDBPyConnection, parquet_dir: Path, days: Sequence
             continue
         target_dir.mkdir(parents=True, exist_ok=True)
         temporary = target_dir / f".tmp-{uuid.uuid4().hex}.parquet"
-        con.sql(_DAY_ROWS, params={"day": day}).write_parquet(
-            str(temporary), compression="zstd"
-        )
+        con.sql(_DAY_ROWS, params={"day": day}).write_parquet(str(temporary), compression="zstd")
         os.replace(temporary, target_dir / PART_NAME)
         for stale in target_dir.iterdir():
             if stale.name != PART_NAME:

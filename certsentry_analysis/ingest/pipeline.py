@@ -7,6 +7,7 @@ load (prescan + bulk read, batch by batch), clients, parquet.
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 import time
 from collections import Counter, deque
@@ -20,6 +21,7 @@ import pyarrow as pa
 from tqdm import tqdm
 
 from certsentry_analysis.ingest import parquet
+from certsentry_analysis.ingest.compact import compact_if_bloated, scratch_path
 from certsentry_analysis.ingest.issuers import read_issuers
 from certsentry_analysis.ingest.load import BatchFile, load_batch, register_unescape
 from certsentry_analysis.ingest.prescan import FileScan, scan_file
@@ -33,6 +35,7 @@ LOG_SUFFIXES = (".log", ".log.gz")
 BATCH_LINES = 250_000
 BATCH_FILES = 4_000
 _SCAN_AHEAD = 256
+MEMORY_LIMIT = "1GB"
 _SCAN_THREADS = 2
 
 
@@ -73,6 +76,16 @@ class IngestSummary:
         return out
 
 
+def _walk_logs(folder: str) -> Iterator[str]:
+    """Paths of log files under `folder`, recursively (scandir: no stat call per file)."""
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.is_dir():
+                yield from _walk_logs(entry.path)
+            elif entry.is_file() and entry.name.endswith(LOG_SUFFIXES):
+                yield entry.path
+
+
 def discover(inputs: Sequence[Path]) -> list[tuple[Path, str]]:
     """Log files under `inputs` as (path, path recorded in the warehouse), in a stable order.
 
@@ -83,10 +96,9 @@ def discover(inputs: Sequence[Path]) -> list[tuple[Path, str]]:
     for item in inputs:
         item = Path(item)
         if item.is_dir():
-            names = sorted(
-                p for p in item.rglob("*") if p.is_file() and p.name.endswith(LOG_SUFFIXES)
-            )
-            found.extend((p, p.relative_to(item).as_posix()) for p in names)
+            root = os.path.join(item, "")
+            relative = sorted(p[len(root) :].replace(os.sep, "/") for p in _walk_logs(root))
+            found.extend((item / rel, rel) for rel in relative)
         elif item.is_file():
             found.append((item, item.as_posix()))
         else:
@@ -233,7 +245,11 @@ def ingest(
 
     found = discover(inputs)
     summary.files_seen = len(found)
+    # A copy left by a compaction that was killed is incomplete; the warehouse is intact.
+    scratch_path(Path(db_path)).unlink(missing_ok=True)
     con = connect(db_path)
+    # Bounded so that peak memory does not grow with the warehouse; temp tables spill.
+    con.execute("SET memory_limit = $limit", {"limit": MEMORY_LIMIT})
     try:
         register_unescape(con)
         known = {
@@ -298,6 +314,7 @@ def ingest(
         _rebuild_clients(con)
         summary.parquet_days = _export_parquet(con, parquet_dir)
         con.execute("CHECKPOINT")
+        compact_if_bloated(con, Path(db_path))
     finally:
         con.close()
     summary.elapsed_s = time.perf_counter() - started

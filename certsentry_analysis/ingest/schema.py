@@ -134,7 +134,9 @@ def connect(db_path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection
         return duckdb.connect(str(db_path), read_only=True)
 
     db_path.parent.mkdir(parents=True, exist_ok=True)
+    # DuckDB's own progress bar would write to the terminal under tqdm's.
     con = duckdb.connect(str(db_path))
+    con.execute("SET enable_progress_bar = false")
     create_schema(con)
 
     return con

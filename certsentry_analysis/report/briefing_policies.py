@@ -34,6 +34,7 @@ class PolicySpec:
     frontier_policy: str | None  # viability_frontier.policy (None: no live check)
     exposure_mechanism: str | None  # exposure_windows.mechanism, attacker 'blocking'
     mechanism: str  # revocation_mechanisms.mechanism
+    verdict: str | None = None  # replaces the mechanism table's verdict on blocking
 
 
 SPECS = (
@@ -107,7 +108,12 @@ def policy_table(ctx: BuildContext) -> pd.DataFrame:
         m = _match(mechanisms, "mechanism", spec.mechanism)
         live = spec.frontier_policy is not None
         breakage = _num(f, "validation_breakage") if live else 0.0
-        viable = bool(f["viable"]) if f is not None and "viable" in f.index else not live
+        # A live-check policy without a frontier row has unknown viability (None).
+        viable: bool | None = True
+        if live:
+            viable = bool(f["viable"]) if f is not None and "viable" in f.index else None
+        if viable and not math.isnan(budget) and breakage > budget:
+            viable = False
         rows.append(
             {
                 "policy": spec.label,
@@ -116,15 +122,24 @@ def policy_table(ctx: BuildContext) -> pd.DataFrame:
                 "breakage": breakage,
                 "breakage_low": _num(f, "validation_ci_low") if live else 0.0,
                 "breakage_high": _num(f, "validation_ci_high") if live else 0.0,
-                "viable": viable and (math.isnan(budget) or not breakage > budget),
+                "viable": viable,
                 "protection": _num(e, "share_protected"),
                 "bytes_per_client_day": _num(m, "bytes_per_client_day"),
                 "third_party_learns": _short(m["ca_learns"]) if m is not None else "n/a",
-                "blocking_attacker": _short(m["blocking_attacker"]) if m is not None else "n/a",
+                "blocking_attacker": spec.verdict
+                or (_short(m["blocking_attacker"]) if m is not None else "n/a"),
             }
         )
 
     return pd.DataFrame(rows)
+
+
+def viability(value: object) -> bool | None:
+    """True or False when the data says whether a policy is viable, None when unknown."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+
+    return bool(value)
 
 
 def recommend(table: pd.DataFrame) -> tuple[str | None, list[Part]]:
@@ -136,7 +151,9 @@ def recommend(table: pd.DataFrame) -> tuple[str | None, list[Part]]:
             "policies, so no recommendation is made."
         ]
 
-    viable = scored[scored["viable"]]
+    known = scored["viable"].map(viability)
+    viable = scored[known.map(lambda v: v is True)]
+    unknown = scored[known.map(lambda v: v is None)]
     pool = viable if len(viable) else scored
     top = pool["protection"].max()
     near = pool[pool["protection"] >= top - TIE_MARGIN]
@@ -170,20 +187,28 @@ def recommend(table: pd.DataFrame) -> tuple[str | None, list[Part]]:
     hard = table[table["policy"] == "Hard-fail (all CAs)"]
     if len(hard):
         h = hard.iloc[0]
-        if bool(h.viable) and not math.isnan(h.timeout_ms):
+        if viability(h.viable) is True and not math.isnan(h.timeout_ms):
             parts += [
                 "Hard-fail for all CAs would need a timeout of at least ",
                 fmt_duration_s(h.timeout_ms / 1000),
                 " to stay within the breakage budget. ",
             ]
-        elif not bool(h.viable):
+        elif viability(h.viable) is False:
             parts.append(
                 "Hard-fail for all CAs breaks too many connections at every timeout tested. "
             )
+    if len(unknown) and len(viable):
+        names = ", ".join(str(p) for p in unknown["policy"])
+        parts.append(
+            f"Breakage could not be measured for {names} (no breakage result), so "
+            "they were not considered. "
+        )
+    if len(viable) == 0 and len(unknown):
+        parts.append("Breakage could not be measured, so this ranking ignores it. ")
     if len(near) > 1:
         others = ", ".join(str(p) for p in near["policy"] if p != best.policy)
         parts.append(f"{others} protects about as well; the smaller download decided. ")
-    if len(viable) == 0:
+    if len(viable) == 0 and len(unknown) == 0:
         parts.append(
             "No policy stays within the breakage budget; this choice trades "
             "breakage for protection and should be piloted first. "

@@ -13,7 +13,7 @@ from certsentry_analysis.report.context import (
 )
 from certsentry_analysis.report.document import Cell, Document, Part, strong
 from certsentry_analysis.report.formatting import fmt_int, fmt_pct
-from certsentry_analysis.report.tables import source, unsuppressed
+from certsentry_analysis.report.tables import all_suppressed, source, unsuppressed
 
 MAX_ROWS = 30
 SIDES = ("server", "client", "ambiguous")
@@ -42,6 +42,8 @@ def taxonomy(ctx: BuildContext, doc: Document) -> None:
         return
 
     data = unsuppressed(frame)
+    if all_suppressed(doc, "failure_taxonomy", frame, data):
+        return
     per_responder = data[data["responder"] != "(all)"]
     labelled = per_responder.assign(
         label=per_responder["responder"] + " (" + per_responder["method"] + ")"
@@ -135,7 +137,13 @@ def outages(ctx: BuildContext, doc: Document) -> None:
         )
         return
 
-    fig = figures.outage_timeline(data, label="responder", start="start", end="end")
+    period = None
+    if ctx.scope.first_day is not None and ctx.scope.last_day is not None:
+        period = (
+            pd.Timestamp(ctx.scope.first_day),
+            pd.Timestamp(ctx.scope.last_day) + pd.Timedelta(days=1),
+        )
+    fig = figures.outage_timeline(data, label="responder", start="start", end="end", period=period)
     add_figure(
         ctx,
         doc,
@@ -207,6 +215,8 @@ def attribution(ctx: BuildContext, doc: Document) -> None:
         return
 
     data = unsuppressed(frame)
+    if all_suppressed(doc, "attribution_summary", frame, data):
+        return
     per = data[data["responder"] != "(all)"]
     long = per.melt(
         id_vars=["responder"],

@@ -24,7 +24,7 @@ from certsentry_analysis.report.formatting import (
     fmt_num,
     fmt_pct_ci,
 )
-from certsentry_analysis.report.tables import source, unsuppressed
+from certsentry_analysis.report.tables import all_suppressed, source, unsuppressed
 
 CLAIMED = {
     "league_table",
@@ -133,6 +133,8 @@ def league(ctx: BuildContext, doc: Document) -> None:
         return
 
     shown = unsuppressed(frame)
+    if all_suppressed(doc, "league_table", frame, shown):
+        return
     hidden = len(frame) - len(shown)
     plotted = shown.assign(label=shown["responder"] + " (" + shown["method"] + ")")
     fig = figures.league_plot(

@@ -20,6 +20,21 @@ def unsuppressed(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[~frame["suppressed"].fillna(False).astype(bool)]
 
 
+def all_suppressed(doc: Document, name: str, frame: pd.DataFrame, shown: pd.DataFrame) -> bool:
+    """Note and return True when the analysis suppressed every row of a non-empty table."""
+    if len(shown) or frame.empty:
+        return False
+
+    doc.note(
+        f"All {fmt_int(len(frame))} rows of ",
+        code(f"results.{name}"),
+        " are suppressed because each cell rests on too few distinct clients; the dataset "
+        "is too small to publish this result.",
+    )
+
+    return True
+
+
 def source(name: str, shown: int, total: int) -> list[Part]:
     """Caption tail naming the result table and how many of its rows are shown."""
     extent = f"{fmt_int(total)} rows" if shown == total else f"{fmt_int(shown)} of {total} rows"

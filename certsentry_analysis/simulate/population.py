@@ -43,7 +43,7 @@ class Episodes:
     kind: np.ndarray  # index into EPISODE_KINDS
 
 
-def build_clients(scenario: Scenario, seed: int, n_processes: int) -> Clients:
+def build_clients(scenario: Scenario, seed: int) -> Clients:
     cfg = scenario.client
     rng = stream(seed, "clients")
     n = scenario.clients

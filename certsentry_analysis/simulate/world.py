@@ -293,7 +293,7 @@ def build_world(scenario: Scenario, seed: int) -> World:
     certs, entry_times, base = _certificates(scenario, pki, seed)
     processes = list(scenario.client.process_weights)
     weights = np.array([scenario.client.process_weights[p] for p in processes])
-    clients = build_clients(scenario, seed, len(processes))
+    clients = build_clients(scenario, seed)
     episodes = build_episodes(scenario, clients, seed)
     serial_hex = [f"{int(s):016x}" for s in certs.serial[: certs.n_sites]]
     spki = [ca.spki_sha256 for ca in pki.cas]

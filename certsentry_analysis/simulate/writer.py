@@ -82,7 +82,9 @@ def log_frame(world: World, c: dict[str, np.ndarray]) -> pl.DataFrame:
             "this_update": _times(origin, c["this_update"]),
             "next_update": _times(origin, c["next_update"]),
             "revocation_reason": _strings(list(REASON_NAMES), c["reason"]),
-            "stapled": world.certs.stapled[c["site"]],
+            # A site staples only when its leaf has an OCSP pointer to fetch from.
+            "stapled": world.certs.stapled[c["site"]]
+            & (world.ca_ocsp[world.certs.issuer[c["site"]]] >= 0),
             "ee_serial": _strings(world.serial_hex, site),
             "ee_sha256": _strings(world.ee_sha256, site),
         }

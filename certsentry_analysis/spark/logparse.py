@@ -44,14 +44,25 @@ READABLE = ("loaded", "truncated")
 _ALL_FIELDS = logformat.fields_for(logformat.LATEST_VERSION)
 _POSITION = {f.name: i + 1 for i, f in enumerate(_ALL_FIELDS)}
 # Largest value of each unsigned DuckDB type, so Spark (which has none) rejects the same.
-_UNSIGNED_MAX = {"UTINYINT": 255, "USMALLINT": 65535, "UINTEGER": 4294967295,
-                 "UBIGINT": 18446744073709551615}
+_UNSIGNED_MAX = {
+    "UTINYINT": 255,
+    "USMALLINT": 65535,
+    "UINTEGER": 4294967295,
+    "UBIGINT": 18446744073709551615,
+}
 _SIGNED_MAX = {"INTEGER": 2147483647, "BIGINT": 9223372036854775807}
 # Spark types that read back like DuckDB's Parquet columns (Spark has no unsigned types).
 _SPARK_TYPE = {
-    "VARCHAR": "string", "TIMESTAMP": "timestamp_ntz", "DOUBLE": "double",
-    "BOOLEAN": "boolean", "DATE": "date", "BIGINT": "bigint", "INTEGER": "int",
-    "UTINYINT": "smallint", "USMALLINT": "int", "UINTEGER": "bigint",
+    "VARCHAR": "string",
+    "TIMESTAMP": "timestamp_ntz",
+    "DOUBLE": "double",
+    "BOOLEAN": "boolean",
+    "DATE": "date",
+    "BIGINT": "bigint",
+    "INTEGER": "int",
+    "UTINYINT": "smallint",
+    "USMALLINT": "int",
+    "UINTEGER": "bigint",
     "UBIGINT": "decimal(20,0)",
 }
 _RESPONDER_PATTERN = r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^/?#@]*@)?(\[[^\]]*\]|[^/?#:]*)"
@@ -148,11 +159,18 @@ def _metadata_frame(spark: SparkSession, files: pd.DataFrame) -> DataFrame:
     readable = files[files["read_uri"].notna()]
     rows = [
         (
-            str(r.read_uri), int(r.file_id), str(r.client), r.day, int(r.format_version),
-            bool(r.ee_optin), int(r.failure_mode),
+            str(r.read_uri),
+            int(r.file_id),
+            str(r.client),
+            r.day,
+            int(r.format_version),
+            bool(r.ee_optin),
+            int(r.failure_mode),
             None if r.region is None or pd.isna(r.region) else str(r.region),
             None if r.timeout_ms is None or pd.isna(r.timeout_ms) else int(r.timeout_ms),
-            int(r.header_lines), int(r.data_lines), bool(r.is_current),
+            int(r.header_lines),
+            int(r.data_lines),
+            bool(r.is_current),
         )
         for r in readable.itertuples(index=False)
     ]
@@ -177,8 +195,7 @@ def _forced_frame(spark: SparkSession, scans: Sequence[FileScan]) -> DataFrame |
         return None
 
     schema = (
-        "file_id bigint, line_no int, forced_reason string, forced_field string, "
-        "forced_raw string"
+        "file_id bigint, line_no int, forced_reason string, forced_field string, forced_raw string"
     )
 
     return spark.createDataFrame(list(first.values()), schema)
@@ -318,9 +335,11 @@ def _unescape(raw: Column) -> Column:
     protected = F.replace(F.replace(raw, F.lit("%"), F.lit("%25")), F.lit("+"), F.lit("%2B"))
     decoded = F.try_url_decode(F.regexp_replace(protected, _ESCAPED_BYTE, "%$1"))
 
-    return F.when(raw == "(empty)", F.lit("")).when(
-        raw.contains("\\"), F.coalesce(decoded, raw)
-    ).otherwise(raw)
+    return (
+        F.when(raw == "(empty)", F.lit(""))
+        .when(raw.contains("\\"), F.coalesce(decoded, raw))
+        .otherwise(raw)
+    )
 
 
 def _typed(f: logformat.Field) -> Column:
@@ -362,8 +381,10 @@ def parse_lines(
     else:
         lines = lines.select(
             "*",
-            *(F.lit(None).cast("string").alias(c)
-              for c in ("forced_reason", "forced_field", "forced_raw")),
+            *(
+                F.lit(None).cast("string").alias(c)
+                for c in ("forced_reason", "forced_field", "forced_raw")
+            ),
         )
 
     parts = F.split(F.col("value"), "\t", -1)
@@ -411,8 +432,7 @@ def checks_frame(parsed: DataFrame) -> DataFrame:
     for name in ("file_id", "line_no", "client", "day", "failure_mode", "region", "timeout_ms"):
         values[name] = F.col(name)
     columns = [
-        values[name].cast(_SPARK_TYPE[kind.split()[0]]).alias(name)
-        for name, kind in CHECK_COLUMNS
+        values[name].cast(_SPARK_TYPE[kind.split()[0]]).alias(name) for name, kind in CHECK_COLUMNS
     ]
 
     return parsed.where(F.col("reason").isNull()).select(*columns)

@@ -200,9 +200,7 @@ def run_rollups_spark(
     tables = collect_all(spark, chosen)
 
     return {
-        name: frame.sort_values(list(rollups.ORDER_BY[name]), kind="stable").reset_index(
-            drop=True
-        )
+        name: frame.sort_values(list(rollups.ORDER_BY[name]), kind="stable").reset_index(drop=True)
         for name, frame in tables.items()
     }
 

@@ -82,24 +82,28 @@ def compute_all(
     roll = run_rollups_duckdb(con)
     operators = responder_operators(con, roll["rollup_checks"])
     cells, outages = attribute(roll["rollup_client_bins"], seed=seed)
-    per_client = per_client_counts(roll["rollup_client_responder"], roll["rollup_client_bins"],
-                                   cells)
-    per_client = per_client.merge(operators[["responder", "operator"]], on="responder",
-                                  how="left")
+    per_client = per_client_counts(
+        roll["rollup_client_responder"], roll["rollup_client_bins"], cells
+    )
+    per_client = per_client.merge(operators[["responder", "operator"]], on="responder", how="left")
 
     rates = _rate_levels(per_client, replicates=replicates, seed=seed)
     daily = failure_rate_table(per_client, ["responder", "method", "day"], method="linear")
     daily = daily.merge(operators[["responder", "operator"]], on="responder", how="left")
-    quantiles = latency_quantiles(roll["rollup_latency"], roll["rollup_client_responder"],
-                                  operators, seed=seed)
+    quantiles = latency_quantiles(
+        roll["rollup_latency"], roll["rollup_client_responder"], operators, seed=seed
+    )
     clients = quantiles[quantiles["level"] == "responder"][["name", "method", "clients"]]
     clients = clients.rename(columns={"name": "responder"})
-    ecdf = latency_ecdf(roll["rollup_latency"]).merge(clients, on=["responder", "method"],
-                                                      how="left")
+    ecdf = latency_ecdf(roll["rollup_latency"]).merge(
+        clients, on=["responder", "method"], how="left"
+    )
     fits = latency_fits(roll["rollup_latency"], seed=seed).merge(
-        clients, on=["responder", "method"], how="left")
-    comparisons = compare_operators(roll["rollup_client_responder"], roll["rollup_latency"],
-                                    operators, seed=seed)
+        clients, on=["responder", "method"], how="left"
+    )
+    comparisons = compare_operators(
+        roll["rollup_client_responder"], roll["rollup_latency"], operators, seed=seed
+    )
     if not comparisons.empty:
         comparisons["clients"] = comparisons[["clients_a", "clients_b"]].min(axis=1)
     else:
@@ -107,9 +111,15 @@ def compute_all(
     crl = crl_sizes(roll["rollup_crl"], operators)
     league = league_table(rates, quantiles, outage_minutes(outages), crl, operators, k=k)
     summary = attribution_summary(cells, operators).merge(
-        rates[rates["level"] == "responder"].groupby("name")["clients"].sum().rename(
-            "clients").reset_index().rename(columns={"name": "responder"}),
-        on="responder", how="left")
+        rates[rates["level"] == "responder"]
+        .groupby("name")["clients"]
+        .sum()
+        .rename("clients")
+        .reset_index()
+        .rename(columns={"name": "responder"}),
+        on="responder",
+        how="left",
+    )
     summary.loc[summary["responder"] == "(all)", "clients"] = per_client["client"].nunique()
 
     tables = {
@@ -121,24 +131,35 @@ def compute_all(
         "latency_ecdf": suppress(ecdf, k=k, keep=("lat_bin",)),
         "latency_fits": suppress(fits, k=k),
         "latency_comparisons": suppress(comparisons, k=k),
-        "crl_size_latency": suppress(crl_size_latency(roll["rollup_crl"],
-                                                      roll["rollup_client_responder"]), k=k),
-        "outages": suppress(outages, clients="clients_affected", k=k,
-                            keep=("minutes", "bins", "threshold", "peak_statistic",
-                                  "baseline_share")),
+        "crl_size_latency": suppress(
+            crl_size_latency(roll["rollup_crl"], roll["rollup_client_responder"]), k=k
+        ),
+        "outages": suppress(
+            outages,
+            clients="clients_affected",
+            k=k,
+            keep=("minutes", "bins", "threshold", "peak_statistic", "baseline_share"),
+        ),
         "attribution_summary": suppress(summary, k=k),
         "responder_operators": operators,
     }
-    log.info("stats: %d tables from %d client-responder rows in %.1f s", len(tables),
-             len(per_client), time.perf_counter() - started)
+    log.info(
+        "stats: %d tables from %d client-responder rows in %.1f s",
+        len(tables),
+        len(per_client),
+        time.perf_counter() - started,
+    )
 
     return tables
 
 
 def _rate_levels(per_client: pd.DataFrame, *, replicates: int, seed: int) -> pd.DataFrame:
     frames = []
-    for level, by in (("responder", ["responder", "method"]), ("operator", ["operator", "method"]),
-                      ("method", ["method"])):
+    for level, by in (
+        ("responder", ["responder", "method"]),
+        ("operator", ["operator", "method"]),
+        ("method", ["method"]),
+    ):
         table = failure_rate_table(per_client, by, replicates=replicates, seed=seed)
         table.insert(0, "level", level)
         table.insert(1, "name", table[by[0]] if level != "method" else "(all)")

@@ -61,8 +61,12 @@ def client_evidence(cells: pd.DataFrame, outage: np.ndarray | None = None) -> pd
     out = targets.set_index(_KEY)
     out = out.join(_other_responders(targets, fail_ev, "other_failed"))
     out = out.join(_other_responders(targets, ok_ev, "other_ok")).fillna(0).reset_index()
-    out = out.merge(failed[[*_KEY, "bin_start", "wire_checks", "failures", "failures_answer",
-                            "failures_proxy"]], on=_KEY)
+    out = out.merge(
+        failed[
+            [*_KEY, "bin_start", "wire_checks", "failures", "failures_answer", "failures_proxy"]
+        ],
+        on=_KEY,
+    )
     out["day"] = out["bin_start"].dt.normalize()
     out = out.merge(_day_pattern(cells), on=["client", "day"], how="left")
     wide = out["day_client_wide"].fillna(False).astype(bool)
@@ -94,7 +98,8 @@ def _day_pattern(cells: pd.DataFrame) -> pd.DataFrame:
     ].sum()
     per["bad"] = (per["failures"] >= DAY_FAIL_SHARE * per["wire_checks"]) & (per["failures"] >= 2)
     agg = per.groupby(["client", "day"], as_index=False).agg(
-        bad_responders=("bad", "sum"), failures=("failures", "sum"),
+        bad_responders=("bad", "sum"),
+        failures=("failures", "sum"),
         wire_checks=("wire_checks", "sum"),
     )
     agg["day_client_wide"] = (agg["bad_responders"] >= 2) & (
@@ -105,7 +110,7 @@ def _day_pattern(cells: pd.DataFrame) -> pd.DataFrame:
 
 
 def clean_responder_bins(cells: pd.DataFrame, evidence: pd.DataFrame) -> pd.DataFrame:
-    """Per responder and bin: clients checking, and clients failing without client-side evidence."""
+    """Per responder and bin: clients checking, and those failing without client evidence."""
     flagged = evidence.loc[evidence["client_evidence"], _KEY].assign(excluded=True)
     c = cells.merge(flagged, on=_KEY, how="left")
     c["excluded"] = c["excluded"].fillna(False).astype(bool)
@@ -113,8 +118,10 @@ def clean_responder_bins(cells: pd.DataFrame, evidence: pd.DataFrame) -> pd.Data
     c["counted_failures"] = c["failures"].where(~c["excluded"], 0)
 
     return c.groupby(["responder", "bin_start"], as_index=False).agg(
-        wire_checks=("wire_checks", "sum"), failures=("counted_failures", "sum"),
-        clients=("client", "nunique"), failing_clients=("counted_fail", "sum"),
+        wire_checks=("wire_checks", "sum"),
+        failures=("counted_failures", "sum"),
+        clients=("client", "nunique"),
+        failing_clients=("counted_fail", "sum"),
     )
 
 
@@ -125,8 +132,7 @@ def attribute(
     cells = prepare_cells(rollup_client_bins)
     if outages is None:
         first = client_evidence(cells)
-        outages = detect_outages(clean_responder_bins(cells, first), rollup_client_bins,
-                                 seed=seed)
+        outages = detect_outages(clean_responder_bins(cells, first), rollup_client_bins, seed=seed)
     outage = in_outage(cells, outages).to_numpy()
     evidence = client_evidence(cells, outage)
     bins = clean_responder_bins(cells, evidence)
@@ -145,18 +151,38 @@ def attribute(
     failed["isolated"] = isolated
     failed["server_prob"] = np.select(
         [failed["server_evidence"] & failed["client_evidence"], failed["server_evidence"]],
-        [0.5, 1.0], default=0.0,
+        [0.5, 1.0],
+        default=0.0,
     )
     share = failed["failures_answer"] / failed["failures"]
     failed.loc[isolated, "server_prob"] = share[isolated].to_numpy()
-    failed["side"] = np.where(failed["server_prob"] > 0.5, "server",
-                              np.where(failed["server_prob"] < 0.5, "client", "ambiguous"))
-    columns = ["client", "responder", "bin_start", "side", "server_prob", "failures",
-               "failures_answer", "wire_checks", "server_evidence", "client_evidence",
-               "isolated", "other_failed", "other_ok"]
-    log.info("attribution: %d failed cells, %d failures, %d isolated; %d outages",
-             len(failed), int(failed["failures"].sum()),
-             int(failed.loc[isolated, "failures"].sum()), len(outages))
+    failed["side"] = np.where(
+        failed["server_prob"] > 0.5,
+        "server",
+        np.where(failed["server_prob"] < 0.5, "client", "ambiguous"),
+    )
+    columns = [
+        "client",
+        "responder",
+        "bin_start",
+        "side",
+        "server_prob",
+        "failures",
+        "failures_answer",
+        "wire_checks",
+        "server_evidence",
+        "client_evidence",
+        "isolated",
+        "other_failed",
+        "other_ok",
+    ]
+    log.info(
+        "attribution: %d failed cells, %d failures, %d isolated; %d outages",
+        len(failed),
+        int(failed["failures"].sum()),
+        int(failed.loc[isolated, "failures"].sum()),
+        len(outages),
+    )
 
     return failed[columns].reset_index(drop=True), outages
 
@@ -177,8 +203,9 @@ def attribute_failures(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 def attribution_summary(cells: pd.DataFrame, operators: pd.DataFrame) -> pd.DataFrame:
     """Failures per responder by attributed side (and an all-responder row)."""
-    pivot = cells.pivot_table(index="responder", columns="side", values="failures",
-                              aggfunc="sum", fill_value=0)
+    pivot = cells.pivot_table(
+        index="responder", columns="side", values="failures", aggfunc="sum", fill_value=0
+    )
     pivot = pivot.reindex(columns=list(SIDES), fill_value=0)
     pivot = pivot.rename(columns={s: f"{s}_failures" for s in SIDES}).reset_index()
     expected = (cells["failures"] * cells["server_prob"]).groupby(cells["responder"]).sum()

@@ -42,8 +42,12 @@ def hist_quantiles(bins: np.ndarray, counts: np.ndarray, qs: Sequence[float]) ->
 
 
 def _quantile_replicates(
-    bins: np.ndarray, counts: np.ndarray, n_eff: int, qs: Sequence[float],
-    replicates: int, rng: np.random.Generator,
+    bins: np.ndarray,
+    counts: np.ndarray,
+    n_eff: int,
+    qs: Sequence[float],
+    replicates: int,
+    rng: np.random.Generator,
 ) -> np.ndarray:
     """Quantiles of multinomial resamples of size n_eff from the histogram (replicates x q)."""
     probs = counts / counts.sum()
@@ -116,11 +120,15 @@ def latency_quantiles(
             )
             low, high = np.quantile(reps, [0.025, 0.975], axis=0)
             row: dict[str, object] = {
-                "level": level, "name": name, "method": method, "checks": n,
-                "clients": len(per_client), "deff": deff,
+                "level": level,
+                "name": name,
+                "method": method,
+                "checks": n,
+                "clients": len(per_client),
+                "deff": deff,
                 "geo_mean_ms": float(np.exp(np.sum(bin_log(bins) * counts) / n)),
             }
-            for q, value, lo, hi in zip(qs, point, low, high):
+            for q, value, lo, hi in zip(qs, point, low, high, strict=True):
                 tag = f"p{round(q * 100)}"
                 row.update({f"{tag}_ms": value, f"{tag}_low": lo, f"{tag}_high": hi})
             rows.append(row)
@@ -143,9 +151,9 @@ def latency_ecdf(rollup_latency: pd.DataFrame) -> pd.DataFrame:
     upper = (np.floor(np.power(GAMMA, b)) + 1) / 10.0
     hist["upper_ms"] = np.where(b == ZERO_BIN, 0.1, upper)
     hist["cum_checks"] = hist.groupby(["responder", "method"])["checks"].cumsum()
-    hist["ecdf"] = hist["cum_checks"] / hist.groupby(["responder", "method"])[
-        "checks"
-    ].transform("sum")
+    hist["ecdf"] = hist["cum_checks"] / hist.groupby(["responder", "method"])["checks"].transform(
+        "sum"
+    )
 
     return hist
 
@@ -170,10 +178,17 @@ def fit_models(sample: np.ndarray) -> pd.DataFrame:
         params = dist.fit(sample, floc=0)
         loglik = float(np.sum(dist.logpdf(sample, *params)))
         ks = sps.kstest(sample, dist.cdf, args=params)
-        rows.append({
-            "model": name, "shape": params[0], "scale": params[-1], "loglik": loglik,
-            "aic": 2 * 2 - 2 * loglik, "ks_d": float(ks.statistic), "ks_p": float(ks.pvalue),
-        })
+        rows.append(
+            {
+                "model": name,
+                "shape": params[0],
+                "scale": params[-1],
+                "loglik": loglik,
+                "aic": 2 * 2 - 2 * loglik,
+                "ks_d": float(ks.statistic),
+                "ks_p": float(ks.pvalue),
+            }
+        )
     out = pd.DataFrame(rows)
     out["delta_aic"] = out["aic"] - out["aic"].min()
     out["chosen"] = out["delta_aic"] == 0
@@ -231,10 +246,12 @@ def compare_operators(
     )
     rows = []
     for method, group in cr.groupby("method"):
-        n = group.pivot_table(index="client", columns="operator", values="answered",
-                              aggfunc="sum", fill_value=0)
-        s = group.pivot_table(index="client", columns="operator", values="lat_bin_sum",
-                              aggfunc="sum", fill_value=0).reindex_like(n)
+        n = group.pivot_table(
+            index="client", columns="operator", values="answered", aggfunc="sum", fill_value=0
+        )
+        s = group.pivot_table(
+            index="client", columns="operator", values="lat_bin_sum", aggfunc="sum", fill_value=0
+        ).reindex_like(n)
         if n.shape[1] < 2:
             continue
 
@@ -253,16 +270,23 @@ def compare_operators(
             se = float(np.std(diff, ddof=1)) if len(diff) > 1 else float("nan")
             d = point[i] - point[j]
             z = d / se if se > 0 else float("nan")
-            low, high = (np.quantile(diff, [0.025, 0.975]) if len(diff) else (np.nan, np.nan))
-            rows.append({
-                "method": method, "operator_a": names[i], "operator_b": names[j],
-                "clients_a": int((N[:, i] > 0).sum()), "clients_b": int((N[:, j] > 0).sum()),
-                "checks_a": int(N[:, i].sum()), "checks_b": int(N[:, j].sum()),
-                "gm_ratio": float(np.exp(d * LN_GAMMA)),
-                "ci_low": float(np.exp(low * LN_GAMMA)), "ci_high": float(np.exp(high * LN_GAMMA)),
-                "p_value": float(2 * sps.norm.sf(abs(z))) if np.isfinite(z) else float("nan"),
-                "ks_distance": _ks_distance(ecdfs, names[i], names[j]),
-            })
+            low, high = np.quantile(diff, [0.025, 0.975]) if len(diff) else (np.nan, np.nan)
+            rows.append(
+                {
+                    "method": method,
+                    "operator_a": names[i],
+                    "operator_b": names[j],
+                    "clients_a": int((N[:, i] > 0).sum()),
+                    "clients_b": int((N[:, j] > 0).sum()),
+                    "checks_a": int(N[:, i].sum()),
+                    "checks_b": int(N[:, j].sum()),
+                    "gm_ratio": float(np.exp(d * LN_GAMMA)),
+                    "ci_low": float(np.exp(low * LN_GAMMA)),
+                    "ci_high": float(np.exp(high * LN_GAMMA)),
+                    "p_value": float(2 * sps.norm.sf(abs(z))) if np.isfinite(z) else float("nan"),
+                    "ks_distance": _ks_distance(ecdfs, names[i], names[j]),
+                }
+            )
     out = pd.DataFrame(rows)
     if out.empty:
         return out
@@ -323,13 +347,29 @@ def crl_size_latency(
         median_bytes = float(by_size.index[np.searchsorted(cumulative, cumulative[-1] / 2)])
         hist = g.groupby("lat_bin")["fetches"].sum()
         p50, p90 = hist_quantiles(hist.index.to_numpy(), hist.to_numpy(), (0.5, 0.9))
-        rows.append({"responder": responder, "day": day, "fetches": int(cumulative[-1]),
-                     "crl_bytes": median_bytes, "p50_ms": p50, "p90_ms": p90})
-    out = pd.DataFrame(rows, columns=["responder", "day", "fetches", "crl_bytes", "p50_ms",
-                                      "p90_ms"])
-    crl_clients = rollup_client_responder[
-        (rollup_client_responder["method"] == "CRL") & (rollup_client_responder["answered"] > 0)
-    ].groupby(["responder", "day"])["client"].nunique().rename("clients").reset_index()
+        rows.append(
+            {
+                "responder": responder,
+                "day": day,
+                "fetches": int(cumulative[-1]),
+                "crl_bytes": median_bytes,
+                "p50_ms": p50,
+                "p90_ms": p90,
+            }
+        )
+    out = pd.DataFrame(
+        rows, columns=["responder", "day", "fetches", "crl_bytes", "p50_ms", "p90_ms"]
+    )
+    crl_clients = (
+        rollup_client_responder[
+            (rollup_client_responder["method"] == "CRL")
+            & (rollup_client_responder["answered"] > 0)
+        ]
+        .groupby(["responder", "day"])["client"]
+        .nunique()
+        .rename("clients")
+        .reset_index()
+    )
     out = out.merge(crl_clients, on=["responder", "day"], how="left")
     out["clients"] = out["clients"].fillna(0).astype("int64")
     usable = out[(out["crl_bytes"] > 0) & (out["p50_ms"] > 0)]

@@ -44,18 +44,34 @@ def league_table(
     Rank (within a method, 1 = best) orders by attributable failure rate, then p50.
     The CRL size of an OCSP responder is the median size of its operator's CRLs.
     """
-    rates = failure_rates[failure_rates["level"] == "responder"].rename(columns={"name": "responder"})
+    rates = failure_rates[failure_rates["level"] == "responder"].rename(
+        columns={"name": "responder"}
+    )
     lat = latency_quantiles[latency_quantiles["level"] == "responder"].rename(
         columns={"name": "responder"}
     )
-    lat_cols = ["responder", "method", *[
-        f"p{q}_{s}" for q in (50, 95, 99) for s in ("ms", "low", "high")
-    ]]
-    table = rates[[
-        "responder", "method", "wire_checks", "cache_checks", "clients", "failures",
-        "failure_rate", "failure_ci_low", "failure_ci_high", "server_failures",
-        "attributable_rate", "attributable_ci_low", "attributable_ci_high",
-    ]].merge(lat[lat_cols], on=["responder", "method"], how="left")
+    lat_cols = [
+        "responder",
+        "method",
+        *[f"p{q}_{s}" for q in (50, 95, 99) for s in ("ms", "low", "high")],
+    ]
+    table = rates[
+        [
+            "responder",
+            "method",
+            "wire_checks",
+            "cache_checks",
+            "clients",
+            "failures",
+            "failure_rate",
+            "failure_ci_low",
+            "failure_ci_high",
+            "server_failures",
+            "attributable_rate",
+            "attributable_ci_low",
+            "attributable_ci_high",
+        ]
+    ].merge(lat[lat_cols], on=["responder", "method"], how="left")
     table = table.merge(operators[["responder", "operator", "issuer"]], on="responder", how="left")
     table = table.merge(outage_minutes, on="responder", how="left")
     table["outage_minutes"] = table["outage_minutes"].fillna(0.0)
@@ -64,7 +80,8 @@ def league_table(
     own = crl[["responder", "crl_bytes"]]
     by_operator = crl.groupby("operator")["crl_bytes"].median().rename("operator_crl_bytes")
     table = table.merge(own, on="responder", how="left").merge(
-        by_operator.reset_index(), on="operator", how="left")
+        by_operator.reset_index(), on="operator", how="left"
+    )
     table["crl_bytes"] = table["crl_bytes"].fillna(table.pop("operator_crl_bytes"))
 
     table = suppress(table, k=k)

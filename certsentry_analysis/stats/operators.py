@@ -18,12 +18,14 @@ def responder_operators(
     per = rollup_checks.groupby(["responder", "issuer_spki_sha256"], as_index=False)[
         "checks"
     ].sum()
-    issuers = con.execute(
-        "SELECT issuer_spki_sha256, any_value(organization) AS organization, "
-        "any_value(coalesce(common_name, subject)) AS issuer "
-        "FROM issuers GROUP BY issuer_spki_sha256"
-    ).df() if _has_issuers(con) else pd.DataFrame(
-        columns=["issuer_spki_sha256", "organization", "issuer"]
+    issuers = (
+        con.execute(
+            "SELECT issuer_spki_sha256, any_value(organization) AS organization, "
+            "any_value(coalesce(common_name, subject)) AS issuer "
+            "FROM issuers GROUP BY issuer_spki_sha256"
+        ).df()
+        if _has_issuers(con)
+        else pd.DataFrame(columns=["issuer_spki_sha256", "organization", "issuer"])
     )
     per = per.merge(issuers, on="issuer_spki_sha256", how="left")
     per = per.sort_values(["responder", "checks"], ascending=[True, False])

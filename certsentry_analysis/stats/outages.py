@@ -51,8 +51,12 @@ def _max_cusum(llr: np.ndarray) -> np.ndarray:
 
 
 def null_threshold(
-    clients: np.ndarray, q0: float, q1: float, rng: np.random.Generator,
-    replicates: int = NULL_REPLICATES, false_alarm_prob: float = FALSE_ALARM_PROB,
+    clients: np.ndarray,
+    q0: float,
+    q1: float,
+    rng: np.random.Generator,
+    replicates: int = NULL_REPLICATES,
+    false_alarm_prob: float = FALSE_ALARM_PROB,
 ) -> float:
     """The CUSUM threshold whose familywise false-alarm chance over this series is the target."""
     c = clients[clients > 0].astype(np.int64)
@@ -121,19 +125,35 @@ def detect_outages(
             seg = seg[seg["failing_clients"] > 0]
             if seg.empty:
                 continue
-            rows.append({
-                "responder": responder,
-                "start": seg["bin_start"].iloc[0],
-                "end": seg["bin_start"].iloc[-1] + step,
-                "peak_statistic": peak, "threshold": h, "baseline_share": q0,
-                "bins": len(seg), "wire_checks": int(seg["wire_checks"].sum()),
-                "failures": int(seg["failures"].sum()),
-                "max_failing_clients": int(seg["failing_clients"].max()),
-            })
-    out = pd.DataFrame(rows, columns=[
-        "responder", "start", "end", "peak_statistic", "threshold", "baseline_share", "bins",
-        "wire_checks", "failures", "max_failing_clients",
-    ])
+            rows.append(
+                {
+                    "responder": responder,
+                    "start": seg["bin_start"].iloc[0],
+                    "end": seg["bin_start"].iloc[-1] + step,
+                    "peak_statistic": peak,
+                    "threshold": h,
+                    "baseline_share": q0,
+                    "bins": len(seg),
+                    "wire_checks": int(seg["wire_checks"].sum()),
+                    "failures": int(seg["failures"].sum()),
+                    "max_failing_clients": int(seg["failing_clients"].max()),
+                }
+            )
+    out = pd.DataFrame(
+        rows,
+        columns=[
+            "responder",
+            "start",
+            "end",
+            "peak_statistic",
+            "threshold",
+            "baseline_share",
+            "bins",
+            "wire_checks",
+            "failures",
+            "max_failing_clients",
+        ],
+    )
     out["minutes"] = (out["end"] - out["start"]).dt.total_seconds() / 60
     out["fail_share"] = out["failures"] / out["wire_checks"].where(out["wire_checks"] > 0)
     out["clients_affected"] = _clients_affected(out, rollup_client_bins)
@@ -174,13 +194,18 @@ def _merge(
 def _clients_affected(outages: pd.DataFrame, client_bins: pd.DataFrame | None) -> pd.Series:
     """Distinct clients with a failure at the responder during each outage."""
     if client_bins is None or outages.empty:
-        return pd.Series(outages.get("max_failing_clients", pd.Series(dtype="int64")),
-                         index=outages.index, dtype="int64")
+        return pd.Series(
+            outages.get("max_failing_clients", pd.Series(dtype="int64")),
+            index=outages.index,
+            dtype="int64",
+        )
 
     failed = client_bins[client_bins["failures"] > 0]
     failed = failed.assign(bin_start=bin_start(failed))[["client", "responder", "bin_start"]]
     joined = outages.reset_index().merge(failed, on="responder")
-    inside = joined[(joined["bin_start"] >= joined["start"]) & (joined["bin_start"] < joined["end"])]
+    inside = joined[
+        (joined["bin_start"] >= joined["start"]) & (joined["bin_start"] < joined["end"])
+    ]
     counts = inside.groupby("index")["client"].nunique()
 
     return counts.reindex(outages.index, fill_value=0).astype("int64")
@@ -189,24 +214,34 @@ def _clients_affected(outages: pd.DataFrame, client_bins: pd.DataFrame | None) -
 def outage_minutes(outages: pd.DataFrame) -> pd.DataFrame:
     """Total detected outage minutes and outage count per responder."""
     if outages.empty:
-        return pd.DataFrame({"responder": pd.Series(dtype=str),
-                             "outage_minutes": pd.Series(dtype=float),
-                             "outages": pd.Series(dtype="int64")})
+        return pd.DataFrame(
+            {
+                "responder": pd.Series(dtype=str),
+                "outage_minutes": pd.Series(dtype=float),
+                "outages": pd.Series(dtype="int64"),
+            }
+        )
 
     return outages.groupby("responder", as_index=False).agg(
         outage_minutes=("minutes", "sum"), outages=("minutes", "size")
     )
 
 
-def in_outage(frame: pd.DataFrame, outages: pd.DataFrame, pad: timedelta = timedelta(0)) -> pd.Series:
+def in_outage(
+    frame: pd.DataFrame, outages: pd.DataFrame, pad: timedelta = timedelta(0)
+) -> pd.Series:
     """Whether each row's (responder, bin_start) lies inside a detected outage (padded)."""
     if outages.empty or frame.empty:
         return pd.Series(False, index=frame.index)
 
-    joined = frame[["responder", "bin_start"]].reset_index().merge(
-        outages[["responder", "start", "end"]], on="responder"
+    joined = (
+        frame[["responder", "bin_start"]]
+        .reset_index()
+        .merge(outages[["responder", "start", "end"]], on="responder")
     )
-    hit = joined[(joined["bin_start"] >= joined["start"] - pad)
-                 & (joined["bin_start"] < joined["end"] + pad)]
+    hit = joined[
+        (joined["bin_start"] >= joined["start"] - pad)
+        & (joined["bin_start"] < joined["end"] + pad)
+    ]
 
     return pd.Series(frame.index.isin(hit["index"].unique()), index=frame.index)

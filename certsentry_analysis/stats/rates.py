@@ -28,9 +28,9 @@ LEVEL = 0.95
 _CHUNK = 250
 
 
-def wilson_interval(p: np.ndarray, n_eff: np.ndarray, level: float = LEVEL) -> tuple[
-    np.ndarray, np.ndarray
-]:
+def wilson_interval(
+    p: np.ndarray, n_eff: np.ndarray, level: float = LEVEL
+) -> tuple[np.ndarray, np.ndarray]:
     """Wilson score interval for proportions p observed on effective sample sizes n_eff."""
     z = sps.norm.ppf(0.5 + level / 2)
     p = np.asarray(p, dtype=float)
@@ -105,8 +105,14 @@ def ratio_estimate(
     total = float(den.sum())
     if total <= 0:
         nan = float("nan")
-        return {"rate": nan, "ci_low": nan, "ci_high": nan, "deff": nan,
-                "boot_low": nan, "boot_high": nan}
+        return {
+            "rate": nan,
+            "ci_low": nan,
+            "ci_high": nan,
+            "deff": nan,
+            "boot_low": nan,
+            "boot_high": nan,
+        }
 
     rate = float(num.sum()) / total
     boot_low = boot_high = float("nan")
@@ -123,11 +129,18 @@ def ratio_estimate(
     floor = min(max(rate, 0.5 / total), 0.5)
     binomial = floor * (1 - floor) / total
     deff = max(1.0, variance / binomial) if np.isfinite(variance) else 1.0
-    low, high = wilson_interval(np.array([min(max(rate, 0.0), 1.0)]),
-                                np.array([total / deff]), level)
+    low, high = wilson_interval(
+        np.array([min(max(rate, 0.0), 1.0)]), np.array([total / deff]), level
+    )
 
-    return {"rate": rate, "ci_low": float(low[0]), "ci_high": float(high[0]), "deff": deff,
-            "boot_low": boot_low, "boot_high": boot_high}
+    return {
+        "rate": rate,
+        "ci_low": float(low[0]),
+        "ci_high": float(high[0]),
+        "deff": deff,
+        "boot_low": boot_low,
+        "boot_high": boot_high,
+    }
 
 
 def clustered_rates(
@@ -152,20 +165,35 @@ def clustered_rates(
     rows = []
     for key, group in summed.groupby(list(by), observed=True, sort=True):
         estimate = ratio_estimate(
-            group[num].to_numpy(), group[den].to_numpy(),
-            method=method, replicates=replicates, rng=rng,
+            group[num].to_numpy(),
+            group[den].to_numpy(),
+            method=method,
+            replicates=replicates,
+            rng=rng,
         )
         keys = key if isinstance(key, tuple) else (key,)
-        rows.append({**dict(zip(by, keys)), **{prefix + k: v for k, v in estimate.items()}})
+        named = {prefix + k: v for k, v in estimate.items()}
+        rows.append({**dict(zip(by, keys, strict=True)), **named})
 
-    columns = [*by, *(prefix + c for c in
-                      ("rate", "ci_low", "ci_high", "deff", "boot_low", "boot_high"))]
+    columns = [
+        *by,
+        *(prefix + c for c in ("rate", "ci_low", "ci_high", "deff", "boot_low", "boot_high")),
+    ]
 
     return pd.DataFrame(rows, columns=columns)
 
 
-SUM_COLUMNS = ("wire_checks", "failures", "server_failures", "client_failures",
-               "ambiguous_failures", "cache_checks", "staple_checks", "revoked", "unknown")
+SUM_COLUMNS = (
+    "wire_checks",
+    "failures",
+    "server_failures",
+    "client_failures",
+    "ambiguous_failures",
+    "cache_checks",
+    "staple_checks",
+    "revoked",
+    "unknown",
+)
 
 
 def failure_rate_table(
@@ -187,15 +215,31 @@ def failure_rate_table(
     wire = per_client[per_client["wire_checks"] > 0]
     sums = per_client.groupby(list(by), as_index=False, observed=True)[list(SUM_COLUMNS)].sum()
     clients = wire.groupby(list(by), observed=True)["client"].nunique().rename("clients")
-    raw = clustered_rates(wire, by, "failures", "wire_checks", method=method,
-                          replicates=replicates, seed=seed, prefix="failure_")
-    attributable = clustered_rates(wire, by, "server_failures", "wire_checks", method=method,
-                                   replicates=replicates, seed=seed + 1,
-                                   prefix="attributable_")
+    raw = clustered_rates(
+        wire,
+        by,
+        "failures",
+        "wire_checks",
+        method=method,
+        replicates=replicates,
+        seed=seed,
+        prefix="failure_",
+    )
+    attributable = clustered_rates(
+        wire,
+        by,
+        "server_failures",
+        "wire_checks",
+        method=method,
+        replicates=replicates,
+        seed=seed + 1,
+        prefix="attributable_",
+    )
     out = sums.merge(clients.reset_index(), on=list(by), how="left")
     out = out.merge(raw, on=list(by), how="left").merge(attributable, on=list(by), how="left")
-    out = out.rename(columns={"failure_rate": "failure_rate", "attributable_rate":
-                              "attributable_rate"})
+    out = out.rename(
+        columns={"failure_rate": "failure_rate", "attributable_rate": "attributable_rate"}
+    )
     out["clients"] = out["clients"].fillna(0).astype("int64")
     denominator = out["wire_checks"].where(out["wire_checks"] > 0)
     out["revoked_share"] = out["revoked"] / denominator

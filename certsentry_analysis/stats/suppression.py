@@ -30,8 +30,10 @@ def suppress(
     out = frame.copy()
     small = out[clients].fillna(0).to_numpy() < k
     numeric = [
-        c for c in out.columns
-        if c not in keep and pd.api.types.is_numeric_dtype(out[c])
+        c
+        for c in out.columns
+        if c not in keep
+        and pd.api.types.is_numeric_dtype(out[c])
         and not pd.api.types.is_bool_dtype(out[c])
     ]
     for column in numeric:

@@ -75,10 +75,22 @@ def failure_taxonomy(rollup_checks: pd.DataFrame, operators: pd.DataFrame) -> pd
     out["failure_class"] = pd.Categorical(
         out["failure_class"], categories=[*FAILURE_CLASSES, OTHER], ordered=True
     )
-    out = out.sort_values(["method", "responder", "failure_class", "failures"],
-                          ascending=[True, True, True, False])
+    out = out.sort_values(
+        ["method", "responder", "failure_class", "failures"], ascending=[True, True, True, False]
+    )
     out["failure_class"] = out["failure_class"].astype(str)
-    columns = ["method", "responder", "operator", "failure_class", "subclass", "error",
-               "failures", "clients", "wire_checks", "rate", "share"]
+    columns = [
+        "method",
+        "responder",
+        "operator",
+        "failure_class",
+        "subclass",
+        "error",
+        "failures",
+        "clients",
+        "wire_checks",
+        "rate",
+        "share",
+    ]
 
     return out[columns].reset_index(drop=True)
