@@ -48,8 +48,9 @@ def warehouse(args: argparse.Namespace) -> Path:
     work = Path(tempfile.gettempdir()) / f"certsentry-bench-breakage-{args.clients}"
     db = work / "certsentry.duckdb"
     if not db.exists():
-        raw = simulate(config.DEFAULT_SCENARIO, config.DEFAULT_SEED, work / "raw",
-                       clients=args.clients)
+        raw = simulate(
+            config.DEFAULT_SCENARIO, config.DEFAULT_SEED, work / "raw", clients=args.clients
+        )
         ingest([raw / "logs"], db, key=BENCH_KEY, pki_dirs=[raw / "pki"])
 
     return db
@@ -89,25 +90,49 @@ def main() -> int:
         rows.append(("plain rollup: one DuckDB GROUP BY over the checks", best))
         started = time.perf_counter()
         con.execute(render("rollup_client_responder")).df()
-        rows.append(("statistics rollup_client_responder (for scale)", time.perf_counter() - started))
+        rows.append(
+            ("statistics rollup_client_responder (for scale)", time.perf_counter() - started)
+        )
 
-        world = timed("reduce: positions, retry model, population", rows, load_world, con, grid,
-                      policies, client_side=None)
+        world = timed(
+            "reduce: positions, retry model, population",
+            rows,
+            load_world,
+            con,
+            grid,
+            policies,
+            client_side=None,
+        )
         for policy in policies:
             timed(f"validations SQL, {policy.name}", rows, world.validations, policy, "included")
-        timed("sweep: 50 timeouts x 4 policies x 3 units + bootstrap", rows, breakage_curves,
-              world, policies)
-        timed("all breakage tables (build_tables, no attribution)", rows, build_tables, con,
-              policies=policies, grid=grid, client_side=None)
+        timed(
+            "sweep: 50 timeouts x 4 policies x 3 units + bootstrap",
+            rows,
+            breakage_curves,
+            world,
+            policies,
+        )
+        timed(
+            "all breakage tables (build_tables, no attribution)",
+            rows,
+            build_tables,
+            con,
+            policies=policies,
+            grid=grid,
+            client_side=None,
+        )
 
     print(f"bench_breakage: {checks:,} checks in {db}")
     print(f"{'stage':<60} {'seconds':>9} {'x plain rollup':>15}")
     for label, seconds in rows:
         print(f"{label:<60} {seconds:>9.2f} {seconds / best:>15.1f}")
-    reduce_and_sweep = sum(s for label, s in rows if label.startswith(("reduce", "validations",
-                                                                          "sweep")))
-    print(f"{'reductions + sweep (the 50 x 4 sweep end to end)':<60} {reduce_and_sweep:>9.2f} "
-          f"{reduce_and_sweep / best:>15.1f}")
+    reduce_and_sweep = sum(
+        s for label, s in rows if label.startswith(("reduce", "validations", "sweep"))
+    )
+    print(
+        f"{'reductions + sweep (the 50 x 4 sweep end to end)':<60} {reduce_and_sweep:>9.2f} "
+        f"{reduce_and_sweep / best:>15.1f}"
+    )
 
     return 0
 

@@ -74,8 +74,12 @@ def _tree_rss(process: psutil.Process) -> int:
 
 def measure(command: list[str], log_path: Path) -> dict[str, float]:
     """Run `command`, returning wall seconds and the peak RSS of its process tree (MB)."""
-    env = dict(os.environ, CERTSENTRY_PSEUDONYM_KEY=BENCH_KEY, SPARK_LOCAL_IP="127.0.0.1",
-               PYSPARK_PYTHON=sys.executable)
+    env = dict(
+        os.environ,
+        CERTSENTRY_PSEUDONYM_KEY=BENCH_KEY,
+        SPARK_LOCAL_IP="127.0.0.1",
+        PYSPARK_PYTHON=sys.executable,
+    )
     peak = 0
     started = time.perf_counter()
     with log_path.open("w") as log:
@@ -112,7 +116,9 @@ def _label(size: float) -> str:
     return f"{mantissa:g}e{exponent}"
 
 
-def run_size(size: float, work: Path, results: dict[str, Any], spark: bool, memory: str) -> None:
+def run_size(
+    size: float, work: Path, results: dict[str, Any], engines: set[str], memory: str
+) -> None:
     """Measure every step at one size, skipping those already in `results`."""
     label = _label(size)
     entry = results.setdefault(label, {"target_rows": int(size)})
@@ -123,30 +129,67 @@ def run_size(size: float, work: Path, results: dict[str, Any], spark: bool, memo
     clients = max(1, round(size / CHECKS_PER_CLIENT))
     commands = {
         ("simulate", "python"): [
-            CERTSENTRY, "simulate", "--scenario", SCENARIO, "--seed", str(SEED),
-            "--out", str(raw), "--clients", str(clients), "--days", str(DAYS),
+            CERTSENTRY,
+            "simulate",
+            "--scenario",
+            SCENARIO,
+            "--seed",
+            str(SEED),
+            "--out",
+            str(raw),
+            "--clients",
+            str(clients),
+            "--days",
+            str(DAYS),
         ],
         ("ingest", "duckdb"): [
-            CERTSENTRY, "ingest", str(raw / "logs"), "--pki", str(raw / "pki"),
-            "--db", str(warehouse / "certsentry.duckdb"),
+            CERTSENTRY,
+            "ingest",
+            str(raw / "logs"),
+            "--pki",
+            str(raw / "pki"),
+            "--db",
+            str(warehouse / "certsentry.duckdb"),
         ],
         ("rollup", "duckdb"): [
-            CERTSENTRY, "rollup", "--engine", "duckdb",
-            "--db", str(warehouse / "certsentry.duckdb"), "--out", str(warehouse / "rollups"),
+            CERTSENTRY,
+            "rollup",
+            "--engine",
+            "duckdb",
+            "--db",
+            str(warehouse / "certsentry.duckdb"),
+            "--out",
+            str(warehouse / "rollups"),
         ],
         ("parse", "spark"): [
-            sys.executable, "-c", SPARK_PARSE, str(raw), str(spark_dir / "checks"),
-            str(spark_dir / "staging"), memory, BENCH_KEY,
+            sys.executable,
+            "-c",
+            SPARK_PARSE,
+            str(raw),
+            str(spark_dir / "checks"),
+            str(spark_dir / "staging"),
+            memory,
+            BENCH_KEY,
         ],
         ("rollup", "spark"): [
-            CERTSENTRY, "rollup", "--engine", "spark", "--master", "local[2]",
-            "--driver-memory", memory, "--parquet", str(warehouse / "checks"),
-            "--out", str(spark_dir / "rollups"),
+            CERTSENTRY,
+            "rollup",
+            "--engine",
+            "spark",
+            "--master",
+            "local[2]",
+            "--driver-memory",
+            memory,
+            "--parquet",
+            str(warehouse / "checks"),
+            "--out",
+            str(spark_dir / "rollups"),
         ],
     }
     for step, engine in STEPS:
         key = f"{step}/{engine}"
-        if key in entry.get("steps", {}) or (engine == "spark" and not spark):
+        wanted = engine in engines or f"{engine}/{step}" in engines
+        if key in entry.get("steps", {}) or not wanted:
             continue
         if step == "simulate" and raw.exists():
             shutil.rmtree(raw)
@@ -274,7 +317,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1e6,1e7,5e7", help="target checks, comma-separated")
     parser.add_argument(
-        "--spark-sizes", default="1e6,1e7", help="sizes at which Spark steps also run"
+        "--spark-sizes", default="1e6,1e7", help="sizes at which Spark parses the raw logs"
+    )
+    parser.add_argument(
+        "--spark-rollup-sizes",
+        default=None,
+        help="sizes at which Spark rolls up the Parquet copy (default: --spark-sizes)",
     )
     parser.add_argument("--work", type=Path, default=ROOT / "data" / "bench", help="scratch")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
@@ -286,9 +334,16 @@ def main() -> int:
     results_path = args.work / "results.json"
     results = json.loads(results_path.read_text()) if results_path.exists() else {}
     spark_sizes = {float(s) for s in args.spark_sizes.split(",") if s}
+    rollup_text = args.spark_sizes if args.spark_rollup_sizes is None else args.spark_rollup_sizes
+    spark_rollup_sizes = {float(s) for s in rollup_text.split(",") if s}
     if not args.render_only:
         for size in sorted(float(s) for s in args.sizes.split(",") if s):
-            run_size(size, args.work, results, size in spark_sizes, args.driver_memory)
+            engines = {"python", "duckdb"}
+            if size in spark_sizes:
+                engines.add("spark/parse")
+            if size in spark_rollup_sizes:
+                engines.add("spark/rollup")
+            run_size(size, args.work, results, engines, args.driver_memory)
             args.out.write_text(render(results, " ".join(["python", *sys.argv])))
 
     args.out.write_text(render(results, " ".join(["python", *sys.argv])))

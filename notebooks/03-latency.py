@@ -156,8 +156,8 @@ sps.kstest(sample, dist.cdf, args=(best["shape"], 0, best["scale"]))
 # ## Do CAs differ?
 #
 # Pairwise comparisons of operators' latency per method: the ratio of geometric means
-# with its interval, a permutation p-value over clients, the KS distance, and the
-# Holm-adjusted p-value that decides `differ`.
+# with its interval and p-value from a paired bootstrap over clients (one client checks
+# many CAs), the KS distance, and the Holm-adjusted p-value that decides `differ`.
 
 # %%
 comparisons = unsuppressed(load_table(con, "latency_comparisons"))

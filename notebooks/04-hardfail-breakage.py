@@ -36,7 +36,6 @@ from IPython.display import display
 
 from certsentry_analysis import breakage, config, figures
 from certsentry_analysis.analysis import load_table
-from certsentry_analysis.report.tables import unsuppressed
 
 logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s", force=True)
 paths = config.paths()
@@ -82,19 +81,22 @@ figures.breakage_curves(
 
 # %% [markdown]
 # Three units of breakage: single checks, chain validations, and client-days (a day on
-# which a client met at least one broken connection). What the waiting costs, per T:
+# which a client met at least one broken connection), at a few points of the grid:
 
 # %%
-(
-    curves[curves["client_side"] == side]
-    .pivot_table(index=["policy", "timeout_ms"], columns="unit", values="breakage")
-    .groupby(level="policy")
-    .apply(lambda frame: frame.iloc[:: len(frame) // 5])
-    .droplevel(0)
+grid = sorted(curves["timeout_ms"].unique())
+shown = [*grid[::10], grid[-1]]
+curves[(curves["client_side"] == side) & curves["timeout_ms"].isin(shown)].pivot_table(
+    index=["policy", "timeout_ms"], columns="unit", values="breakage"
 )
 
+# %% [markdown]
+# What the waiting costs: the mean wait per validation and the tail over validations that
+# made a live check, at the same timeouts.
+
 # %%
-load_table(con, "waiting_time").groupby("policy").nth([0, 24, 49])
+waiting = load_table(con, "waiting_time")
+waiting[waiting["timeout_ms"].isin(shown)].set_index(["policy", "timeout_ms"])
 
 # %% [markdown]
 # ## The viability frontier
@@ -113,10 +115,8 @@ frontier
 # spot with `breakage.viability_frontier`. Move the sliders (in JupyterLab) to see which
 # policies become viable; run headlessly, the cell shows the default budget.
 
+
 # %%
-waiting = load_table(con, "waiting_time")
-
-
 def show_frontier(validations_budget: float = 1e-4, client_days_budget: float = 0.01) -> None:
     """The frontier under one budget, and the curves with that budget drawn in."""
     budget = breakage.Budget(validations=validations_budget, client_days=client_days_budget)
@@ -152,7 +152,7 @@ controls = widgets.interact(
 # breakage at its smallest viable T, and whether it breaks the budget by itself.
 
 # %%
-unsuppressed(load_table(con, "frontier_by_ca"))
+load_table(con, "frontier_by_ca")
 
 # %% [markdown]
 # ## Who causes the breakage
@@ -161,7 +161,7 @@ unsuppressed(load_table(con, "frontier_by_ca"))
 # responder.
 
 # %%
-unsuppressed(load_table(con, "breakage_attribution"))
+load_table(con, "breakage_attribution")
 
 # %% [markdown]
 # ## The best-CA counterfactual
@@ -206,20 +206,21 @@ figures.breakage_curves(
 # Soft-fail accepts a certificate whose check got no answer, revoked or not: the share of
 # checks of revoked certificates that went unanswered. Then the natural experiment:
 # clients already configured to hard-fail (failure mode 1 or 2) against what the model
-# predicts for them.
+# predicts for them. Groups of fewer than 10 clients keep their row with the rates blanked.
 
 # %%
 load_table(con, "soft_fail_hole")
 
 # %%
-unsuppressed(load_table(con, "natural_experiment"))
+load_table(con, "natural_experiment")
 
 # %% [markdown]
 # ## A policy of your own
 #
 # `breakage.build_tables` replays any `Policy`: here hard-fail for all CAs with two
 # retries and half the sites stapling, against the preset. A coarser grid of timeouts and
-# fewer bootstrap replicates keep it quick; the bands are correspondingly rougher.
+# fewer bootstrap replicates keep it quicker, with correspondingly rougher bands; the
+# replay reads every chain validation again, so it takes longer on larger datasets.
 
 # %%
 mine = replace(
@@ -231,7 +232,7 @@ mine = replace(
 replayed = breakage.build_tables(
     con,
     policies=[breakage.get_policy("hard-fail-all"), mine],
-    grid=breakage.timeout_grid(points=20),
+    grid=breakage.timeout_grid(points=12),
     replicates=50,
 )["breakage_curves"]
 mine_curves = replayed[(replayed["client_side"] == side) & (replayed["unit"] == "validation")]

@@ -28,21 +28,68 @@ class Issuer:
 
 
 ISSUERS = (
-    Issuer("A" * 40, "COMODO CA Limited", "COMODO RSA Server CA", "ocsp.comodo.example",
-           "crl.comodo.example", np.log(300.0), 0.8, 0.01),
-    Issuer("B" * 40, "Aldermoor Trust", "Aldermoor EV Server CA 1", "ocsp.aldermoor.example",
-           "crl.aldermoor.example", np.log(150.0), 0.5, 0.002),
-    Issuer("C" * 40, "Brightwell Certification", "Brightwell Server CA 1",
-           "ocsp.brightwell.example", "crl.brightwell.example", np.log(600.0), 1.0, 0.02),
+    Issuer(
+        "A" * 40,
+        "COMODO CA Limited",
+        "COMODO RSA Server CA",
+        "ocsp.comodo.example",
+        "crl.comodo.example",
+        np.log(300.0),
+        0.8,
+        0.01,
+    ),
+    Issuer(
+        "B" * 40,
+        "Aldermoor Trust",
+        "Aldermoor EV Server CA 1",
+        "ocsp.aldermoor.example",
+        "crl.aldermoor.example",
+        np.log(150.0),
+        0.5,
+        0.002,
+    ),
+    Issuer(
+        "C" * 40,
+        "Brightwell Certification",
+        "Brightwell Server CA 1",
+        "ocsp.brightwell.example",
+        "crl.brightwell.example",
+        np.log(600.0),
+        1.0,
+        0.02,
+    ),
 )
 ROOTS = (
-    Issuer("D" * 40, "COMODO CA Limited", "COMODO Root", "ocsp.root.comodo.example",
-           "crl.root.comodo.example", np.log(200.0), 0.6, 0.005),
-    Issuer("E" * 40, "Aldermoor Trust", "Aldermoor Root", "ocsp.root.aldermoor.example",
-           "crl.root.aldermoor.example", np.log(120.0), 0.4, 0.001),
-    Issuer("F" * 40, "Brightwell Certification", "Brightwell Root",
-           "ocsp.root.brightwell.example", "crl.root.brightwell.example", np.log(400.0), 0.9,
-           0.01),
+    Issuer(
+        "D" * 40,
+        "COMODO CA Limited",
+        "COMODO Root",
+        "ocsp.root.comodo.example",
+        "crl.root.comodo.example",
+        np.log(200.0),
+        0.6,
+        0.005,
+    ),
+    Issuer(
+        "E" * 40,
+        "Aldermoor Trust",
+        "Aldermoor Root",
+        "ocsp.root.aldermoor.example",
+        "crl.root.aldermoor.example",
+        np.log(120.0),
+        0.4,
+        0.001,
+    ),
+    Issuer(
+        "F" * 40,
+        "Brightwell Certification",
+        "Brightwell Root",
+        "ocsp.root.brightwell.example",
+        "crl.root.brightwell.example",
+        np.log(400.0),
+        0.9,
+        0.01,
+    ),
 )
 
 
@@ -68,8 +115,10 @@ def make_checks(
     chain_id = np.arange(n, dtype=np.int64) + 1000
     issuer = rng.choice(len(ISSUERS), size=n, p=[0.5, 0.3, 0.2])
     start = pd.Timestamp("2012-06-04")
-    ts = start + pd.to_timedelta(d_idx, unit="D") + pd.to_timedelta(
-        rng.uniform(0, 86_400_000, n).astype(np.int64), unit="ms"
+    ts = (
+        start
+        + pd.to_timedelta(d_idx, unit="D")
+        + pd.to_timedelta(rng.uniform(0, 86_400_000, n).astype(np.int64), unit="ms")
     )
 
     rows = []

@@ -212,8 +212,11 @@ def best_ca_counterfactual() -> pd.DataFrame:
     """Observed and best-CA breakage for hard-fail-all."""
     curve = _curve("hard-fail-all", 0.2)
     return curve.rename(
-        columns={"breakage": "observed", "ci_low": "observed_ci_low",
-                 "ci_high": "observed_ci_high"}
+        columns={
+            "breakage": "observed",
+            "ci_low": "observed_ci_low",
+            "ci_high": "observed_ci_high",
+        }
     ).assign(
         counterfactual=curve["breakage"] / 10,
         ci_low=curve["ci_low"] / 10,
@@ -245,11 +248,22 @@ def latency_quantiles() -> pd.DataFrame:
         ("responder", "crl.evil.example", "CRL", 180.0),
         ("operator", EVIL_CA, "CRL", 180.0),
     ):
-        row: dict[str, object] = {"level": level, "name": name, "method": method,
-                                  "checks": 80.0, "clients": 12.0, "deff": 1.4}
+        row: dict[str, object] = {
+            "level": level,
+            "name": name,
+            "method": method,
+            "checks": 80.0,
+            "clients": 12.0,
+            "deff": 1.4,
+        }
         for q, factor in (("p50", 1.0), ("p95", 3.0), ("p99", 6.0)):
-            row.update({f"{q}_ms": p50 * factor, f"{q}_low": p50 * factor * 0.9,
-                        f"{q}_high": p50 * factor * 1.1})
+            row.update(
+                {
+                    f"{q}_ms": p50 * factor,
+                    f"{q}_low": p50 * factor * 0.9,
+                    f"{q}_high": p50 * factor * 1.1,
+                }
+            )
         rows.append(row)
     return pd.DataFrame(rows).assign(suppressed=False)
 
@@ -257,11 +271,22 @@ def latency_quantiles() -> pd.DataFrame:
 def latency_ecdf() -> pd.DataFrame:
     """Binned latency ECDFs of two responders."""
     rows = []
-    for responder, method, base in (("ocsp.good.example", "OCSP", 50.0),
-                                    ("crl.evil.example", "CRL", 90.0)):
+    for responder, method, base in (
+        ("ocsp.good.example", "OCSP", 50.0),
+        ("crl.evil.example", "CRL", 90.0),
+    ):
         for i, share in enumerate((0.2, 0.6, 0.9, 1.0)):
-            rows.append({"responder": responder, "method": method, "latency_ms": base * 2**i,
-                         "checks": 20.0, "ecdf": share, "clients": 12.0, "suppressed": False})
+            rows.append(
+                {
+                    "responder": responder,
+                    "method": method,
+                    "latency_ms": base * 2**i,
+                    "checks": 20.0,
+                    "ecdf": share,
+                    "clients": 12.0,
+                    "suppressed": False,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -269,12 +294,26 @@ def failure_taxonomy() -> pd.DataFrame:
     """Failures by class for one responder and for all."""
     rows = []
     for responder in ("crl.evil.example", "(all)"):
-        for cls, sub, error, n in (("network", "timeout", "ERROR_INTERNET_TIMEOUT", 6),
-                                   ("http", "http", "HTTP_STATUS_ERROR", 2)):
-            rows.append({"method": "CRL", "responder": responder, "operator": EVIL_CA,
-                         "failure_class": cls, "subclass": sub, "error": error,
-                         "failures": float(n), "clients": 11.0, "wire_checks": 90.0,
-                         "rate": n / 90, "share": n / 8, "suppressed": False})
+        for cls, sub, error, n in (
+            ("network", "timeout", "ERROR_INTERNET_TIMEOUT", 6),
+            ("http", "http", "HTTP_STATUS_ERROR", 2),
+        ):
+            rows.append(
+                {
+                    "method": "CRL",
+                    "responder": responder,
+                    "operator": EVIL_CA,
+                    "failure_class": cls,
+                    "subclass": sub,
+                    "error": error,
+                    "failures": float(n),
+                    "clients": 11.0,
+                    "wire_checks": 90.0,
+                    "rate": n / 90,
+                    "share": n / 8,
+                    "suppressed": False,
+                }
+            )
     return pd.DataFrame(rows)
 
 

@@ -61,8 +61,13 @@ def test_presets_cover_the_four_policies() -> None:
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"mode": "medium"}, {"timeout_ms": 0}, {"retries": -1}, {"stapling_share": 1.5},
-     {"scope": "issuers"}],
+    [
+        {"mode": "medium"},
+        {"timeout_ms": 0},
+        {"retries": -1},
+        {"stapling_share": 1.5},
+        {"scope": "issuers"},
+    ],
 )
 def test_policy_rejects_bad_parameters(kwargs: dict[str, object]) -> None:
     with pytest.raises(ValueError, match="policy 'x'"):
@@ -93,9 +98,7 @@ def test_scope_matches_comodo_ev_and_stand_in() -> None:
 
 @settings(max_examples=40, deadline=None)
 @given(
-    values=st.lists(
-        st.one_of(st.floats(0, 40_000), st.just(np.inf)), min_size=1, max_size=60
-    ),
+    values=st.lists(st.one_of(st.floats(0, 40_000), st.just(np.inf)), min_size=1, max_size=60),
     groups=st.integers(1, 4),
 )
 def test_above_counts_matches_direct_count(values: list[float], groups: int) -> None:
@@ -180,8 +183,9 @@ def test_soft_fail_breaks_nothing_and_infinite_timeout_leaves_unanswered(
 ) -> None:
     grid = np.array([100.0, 1_000.0, np.inf])
     soft = replace(PRESETS["soft-fail"], retries=2, stapling_share=0.3)
-    tables = build_tables(con, policies=[soft, NO_RETRY], grid=grid, client_side=None,
-                          replicates=20)
+    tables = build_tables(
+        con, policies=[soft, NO_RETRY], grid=grid, client_side=None, replicates=20
+    )
     curves = tables["breakage_curves"]
     assert (curves.loc[curves["policy"] == "soft-fail", ["breakage", "ci_high"]] == 0).all().all()
     at_inf = curves[(curves["policy"] == NO_RETRY.name) & (curves["unit"] == "validation")]
@@ -236,8 +240,12 @@ def test_frontier_picks_smallest_timeout_within_budget() -> None:
         columns=["policy", "client_side", "unit", "timeout_ms", "breakage", "ci_low", "ci_high"],
     )
     waiting = pd.DataFrame(
-        {"policy": "p", "timeout_ms": T, "mean_wait_ms": [50.0, 80.0, 90.0],
-         "p95_wait_ms": [100.0, 500.0, 900.0]}
+        {
+            "policy": "p",
+            "timeout_ms": T,
+            "mean_wait_ms": [50.0, 80.0, 90.0],
+            "p95_wait_ms": [100.0, 500.0, 900.0],
+        }
     )
     row = viability_frontier(curves, waiting, Budget()).iloc[0]
     assert row["viable"] and row["timeout_ms"] == 10_000.0
@@ -254,9 +262,7 @@ def test_world_population_counts_every_unit(
     world = load_world(con, GRID, [NO_RETRY], client_side=None, replicates=10)
     assert world.pop.size == checks["client"].nunique()
     assert world.pop.validations.sum() == checks.groupby(["client", "chain_id"]).ngroups
-    assert world.pop.positions.sum() == checks.groupby(
-        ["client", "chain_id", "chain_pos"]
-    ).ngroups
+    assert world.pop.positions.sum() == checks.groupby(["client", "chain_id", "chain_pos"]).ngroups
     assert world.pop.client_days.sum() == checks.groupby(["client", "day"]).ngroups
 
 
@@ -271,9 +277,20 @@ def test_hardfail_command_prints_viability_table(
             target.execute(f"CREATE TABLE {table} AS SELECT * FROM _t")
             target.unregister("_t")
 
-    code = main(["hardfail", "--db", str(db), "--policy", "hard-fail-ev",
-                 "--budget-validations", "0.01", "--budget-client-days", "0.5",
-                 "--no-attribution"])
+    code = main(
+        [
+            "hardfail",
+            "--db",
+            str(db),
+            "--policy",
+            "hard-fail-ev",
+            "--budget-validations",
+            "0.01",
+            "--budget-client-days",
+            "0.5",
+            "--no-attribution",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     assert "hard-fail-ev" in out and "smallest T" in out and "<= 0.01 of validations" in out

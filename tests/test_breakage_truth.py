@@ -33,9 +33,11 @@ def truth_checks(world: Path, key: bytes) -> pd.DataFrame:
 def truth_client_bins(truth: pd.DataFrame) -> pd.DataFrame:
     """Attribution stand-in from truth: 5-minute bins holding a client-caused failure."""
     failed = truth[(truth["cause"] == "client") & (truth["outcome"] == "error")]
-    cells = failed.assign(bin_start=failed["ts"].dt.floor("5min")).groupby(
-        ["client", "responder", "bin_start"], as_index=False
-    ).size()
+    cells = (
+        failed.assign(bin_start=failed["ts"].dt.floor("5min"))
+        .groupby(["client", "responder", "bin_start"], as_index=False)
+        .size()
+    )
 
     return bins_from_cells(cells.assign(side="client"), 5)
 

@@ -221,6 +221,47 @@ def test_manifest_lists_every_file_with_its_hash(tiny_world: Path) -> None:
 def test_refuses_to_overwrite_a_folder_that_is_not_a_simulation(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("keep me")
 
-    with pytest.raises(FileExistsError, match="manifest.json"):
+    with pytest.raises(FileExistsError, match=r"manifest\.json"):
         simulate("tiny", seed=1, out_dir=tmp_path, clients=2, days=1)
     assert (tmp_path / "notes.txt").read_text() == "keep me"
+
+
+def test_cli_simulates_into_the_given_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from certsentry_analysis.cli import main
+
+    out = tmp_path / "world"
+    code = main(
+        [
+            "simulate",
+            "--scenario",
+            "tiny",
+            "--seed",
+            "3",
+            "--out",
+            str(out),
+            "--clients",
+            "6",
+            "--days",
+            "1",
+        ]
+    )
+    manifest = json.loads((out / "manifest.json").read_text())
+
+    assert code == 0
+    assert manifest["overrides"] == {"clients": 6, "days": 1}
+    assert f"{manifest['checks']} checks" in capsys.readouterr().out
+
+
+def test_best_ca_world_is_paired_with_the_baseline(tmp_path: Path) -> None:
+    small = {"clients": 8, "days": 1, "sites__count": 300, "pki__crl_kb_max": 5.0}
+    key = ["client_id", "chain_id", "site_rank"]
+    frames = []
+    for name in ("baseline-2012", "best-ca-world"):
+        out = simulate(name, seed=4, out_dir=tmp_path / name, **small)
+        checks = pl.read_parquet(out / "truth" / "checks.parquet")
+        frames.append(checks.filter((pl.col("chain_pos") == 0) & ~pl.col("fallback")).select(key))
+
+    assert len(frames[0]) > 0
+    assert frames[0].equals(frames[1])

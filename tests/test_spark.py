@@ -44,7 +44,10 @@ def spark() -> Iterator[SparkSession]:
 
 @pytest.fixture(scope="module")
 def spark_parse(
-    spark: SparkSession, tiny_world: Path, pseudonym_key: bytes, tmp_path_factory: pytest.TempPathFactory
+    spark: SparkSession,
+    tiny_world: Path,
+    pseudonym_key: bytes,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> tuple[Path, Path, pd.DataFrame]:
     """The tiny world's logs parsed by Spark: (checks Parquet, quarantine Parquet, files)."""
     from certsentry_analysis.spark.logparse import parse_logs
@@ -104,9 +107,7 @@ def test_spark_parse_classifies_files_and_lines_as_ingest(
     columns = ["file_id", "path", "status", "is_current", "rows_loaded", "rows_quarantined"]
     with duckdb.connect(str(tiny_db), read_only=True) as con:
         expected_files = con.execute(f"SELECT {', '.join(columns)} FROM files").df()
-        expected_bad = con.execute(
-            "SELECT file_id, line_no, field, reason FROM quarantine"
-        ).df()
+        expected_bad = con.execute("SELECT file_id, line_no, field, reason FROM quarantine").df()
     got_bad = _read_parquet(quarantine_dir)[["file_id", "line_no", "field", "reason"]]
 
     assert table_differences(expected_files, files[columns], ["file_id"]) == []
@@ -121,16 +122,30 @@ def test_spark_parse_unescapes_strings_like_the_reader(
     tricky = ["a\tb", "back\\slash", "(empty)", "-", "", "x#y", "percent%41+plus", "é ü", "\x7f"]
     opened = datetime(2012, 4, 2, tzinfo=UTC)
     header = logformat.LogHeader(
-        version=2, client_id="ab" * 16, product="CertSentry", product_version="1.0",
-        os="Windows 7", failure_mode=0, ee_optin=False, opened=opened, timeout_ms=None,
+        version=2,
+        client_id="ab" * 16,
+        product="CertSentry",
+        product_version="1.0",
+        os="Windows 7",
+        failure_mode=0,
+        ee_optin=False,
+        opened=opened,
+        timeout_ms=None,
     )
     rows = [
         {
-            "ts": opened + timedelta(seconds=i, milliseconds=123), "process": value,
-            "chain_id": i, "chain_pos": 0, "issuer_sha1": "A" * 40,
-            "issuer_spki_sha256": "b" * 64, "method": "OCSP",
-            "url": f"http://ocsp.example.com/{value}", "outcome": "good", "latency_ms": 12.5,
-            "source": "wire", "stapled": False,
+            "ts": opened + timedelta(seconds=i, milliseconds=123),
+            "process": value,
+            "chain_id": i,
+            "chain_pos": 0,
+            "issuer_sha1": "A" * 40,
+            "issuer_spki_sha256": "b" * 64,
+            "method": "OCSP",
+            "url": f"http://ocsp.example.com/{value}",
+            "outcome": "good",
+            "latency_ms": 12.5,
+            "source": "wire",
+            "stapled": False,
         }
         for i, value in enumerate(tricky)
     ]
@@ -138,7 +153,10 @@ def test_spark_parse_unescapes_strings_like_the_reader(
     expected = logformat.read_log(tmp_path / "logs" / "one.log.gz").rows
 
     parse_logs(
-        spark, [tmp_path / "logs"], tmp_path / "checks", key=pseudonym_key,
+        spark,
+        [tmp_path / "logs"],
+        tmp_path / "checks",
+        key=pseudonym_key,
         staging_dir=tmp_path / "staging",
     )
     got = _read_parquet(tmp_path / "checks").sort_values("line_no")

@@ -43,7 +43,7 @@ def test_no_outage_means_few_false_alarms() -> None:
 
 def test_segments_end_at_the_peak_and_restart() -> None:
     llr = np.array([-1, 5, 5, -2, -9, 0, 4, 4, -20.0])
-    assert _segments(llr, 6) == [(1, 2, 10.0), (5, 7, 8.0)]
+    assert _segments(llr, 6) == [(1, 2, 10.0), (6, 7, 8.0)]
 
 
 def test_segments_never_loop_on_a_zero_threshold() -> None:

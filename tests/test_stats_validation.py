@@ -89,13 +89,18 @@ def test_latency_quantiles_within_3_percent_of_truth(validated: list[Validated])
     compared = 0
     for v in validated:
         checks = _truth(v.world, "checks")
-        answered = checks[(checks["source"] == "wire") & (checks["outcome"] != "error")]
+        # The realised latencies of the rows that reached the warehouse intact, and the
+        # order-statistic quantile (rank q*(n-1), "lower") that the sketch estimates:
+        # with a 1% retransmission tail, p99 sits in a gap where interpolating
+        # definitions differ among themselves by more than 3%.
+        answered = checks[(checks["source"] == "wire") & (checks["outcome"] != "error")
+                          & checks["intact"]]
         q = v.tables["latency_quantiles"]
         q = q[q["level"] == "responder"]
         for _, row in q[q["checks"] >= 2000].iterrows():
             sample = answered[answered["responder"] == row["name"]]["latency_ms"]
             for p in QUANTILES:
-                exact = float(np.quantile(sample, p))
+                exact = float(np.quantile(sample, p, method="lower"))
                 estimate = row[f"p{round(p * 100)}_ms"]
                 assert abs(estimate / exact - 1) <= 0.03, (row["name"], p, estimate, exact)
                 compared += 1

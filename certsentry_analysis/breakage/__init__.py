@@ -22,7 +22,7 @@ from certsentry_analysis.breakage.natural_experiment import natural_experiment
 from certsentry_analysis.breakage.policy import PRESETS, Policy, get_policy, timeout_grid
 from certsentry_analysis.breakage.replay import sweep, waiting_time
 from certsentry_analysis.breakage.security import soft_fail_hole
-from certsentry_analysis.breakage.world import CLIENT_SIDES, World, load_world
+from certsentry_analysis.breakage.world import CLIENT_SIDES, ClientSide, World, load_world
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +119,7 @@ def build_tables(
     policies: list[Policy] | None = None,
     grid: np.ndarray | None = None,
     budget: Budget | None = None,
-    client_side: pd.DataFrame | None | Literal["auto"] = "auto",
+    client_side: pd.DataFrame | Literal["auto"] | None = "auto",
     replicates: int = 200,
     seed: int = 0,
 ) -> dict[str, pd.DataFrame]:
@@ -134,7 +134,7 @@ def build_tables(
     world = load_world(
         con, grid, policies, client_side=client_side, replicates=replicates, seed=seed
     )
-    side = "removed" if world.attribution_available else "included"
+    side: ClientSide = "removed" if world.attribution_available else "included"
     curves = breakage_curves(world, policies)
     waiting = waiting_times(world, policies)
     hard = [p for p in policies if p.hard]

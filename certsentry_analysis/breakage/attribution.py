@@ -16,7 +16,7 @@ import pandas as pd
 from certsentry_analysis.breakage.inputs import RetryModel, Validations
 from certsentry_analysis.breakage.policy import Policy
 from certsentry_analysis.breakage.replay import component_failure, stapled
-from certsentry_analysis.breakage.world import World
+from certsentry_analysis.breakage.world import ClientSide, World
 
 MIN_CLIENTS = 10
 
@@ -45,7 +45,7 @@ def breakage_attribution(world: World, policy: Policy) -> pd.DataFrame:
     included = world.validations(policy, "included")
     retry_in = world.variant(policy.fallback_to_crl, "included").retry
     total_in = float(sum(x.sum() for x in component_breakage(policy, included, retry_in, T)))
-    side = "removed" if world.attribution_available else "included"
+    side: ClientSide = "removed" if world.attribution_available else "included"
     vals = world.validations(policy, side)
     retry = world.variant(policy.fallback_to_crl, side).retry
     leaf, upper = component_breakage(policy, vals, retry, T)

@@ -117,7 +117,7 @@ def frontier_by_ca(world: World, policy: Policy, budget: Budget, side: ClientSid
     rows = []
     for org in sorted(set(frame["scope_key"].dropna())):
         mine = vals.select(vals.scope_key == org)
-        clients = int(len(np.unique(mine.client)))
+        clients = len(np.unique(mine.client))
         m = breakage_matrices(
             base, world.pop, mine, variant.arrays, pos_org == org, grid, variant.retry
         )

@@ -61,7 +61,7 @@ def natural_experiment(world: World, presets: dict[str, Policy]) -> pd.DataFrame
         row: dict[str, object] = {
             "failure_mode": mode,
             "policy": name,
-            "clients": int(len(clients)),
+            "clients": len(clients),
             "validations": int(val_den.sum()),
             "client_days": int(day_den.sum()),
         }

@@ -63,7 +63,8 @@ class Policy:
             raise ValueError(f"policy {self.name!r}: retries must be >= 0, got {self.retries}")
         if not 0.0 <= self.stapling_share <= 1.0:
             raise ValueError(
-                f"policy {self.name!r}: stapling_share must lie in [0, 1], got {self.stapling_share}"
+                f"policy {self.name!r}: stapling_share must lie in [0, 1], "
+                f"got {self.stapling_share}"
             )
 
     @property

@@ -228,29 +228,36 @@ def waiting_time(
     their backoff and the responder's expected truncated attempt time.
     """
     live = pos.live & ~(pos.leaf & stapled(pos.staple_u, policy))
-    n_val = int(pos.validation.max()) + 1 if len(pos.validation) else 0
-    has_live = np.bincount(pos.validation, live.astype(np.float64), minlength=n_val) > 0
-    columns = _grid_columns(grid, retry)
+    # Only live checks wait: work on them alone, renumbering their validations densely.
+    validation, val_index = np.unique(pos.validation[live], return_inverse=True)
+    n_val = len(validation)
     val_client = np.zeros(n_val, dtype=np.int64)
-    val_client[pos.validation] = pos.client
+    val_client[val_index] = pos.client[live]
+    wire = pos.wire_ms[live]
+    retrying = policy.hard and policy.retries > 0 and retry is not None
+    if retrying:
+        needed = in_scope[live]
+        crit = pos.crit[live]
+        responder = pos.responder[live]
+    columns = _grid_columns(grid, retry)
+    limits = finite(grid)
     rows = []
     per_client = np.zeros((pop.size, len(grid)))
     for j, T in enumerate(grid):
-        wait = np.where(live, np.minimum(pos.wire_ms, T), 0.0)
-        if policy.hard and policy.retries > 0 and retry is not None:
-            failing = live & in_scope & (pos.crit > finite(np.array([T]))[0])
-            success = retry.retry_success[pos.responder, columns[j]]
-            attempt = retry.mean_truncated[pos.responder, columns[j]]
-            still = np.ones(len(wait))
-            extra = np.zeros(len(wait))
+        wait = np.minimum(wire, T)
+        if retrying and retry is not None:
+            failing = needed & (crit > limits[j])
+            success = retry.retry_success[responder[failing], columns[j]]
+            attempt = retry.mean_truncated[responder[failing], columns[j]]
+            still = np.ones(len(success))
+            extra = np.zeros(len(success))
             for k in range(1, policy.retries + 1):
                 extra += still * (policy.backoff_before(k) + attempt)
                 still = still * (1.0 - success)
-            wait = wait + np.where(failing, extra, 0.0)
-        per_val = np.bincount(pos.validation, wait, minlength=n_val)
+            wait[failing] += extra
+        per_val = np.bincount(val_index, wait, minlength=n_val)
         per_client[:, j] = np.bincount(val_client, per_val, minlength=pop.size)
-        waiting = per_val[has_live]
-        q = np.quantile(waiting, [0.5, 0.95, 0.99]) if len(waiting) else np.full(3, np.nan)
+        q = np.quantile(per_val, [0.5, 0.95, 0.99]) if n_val else np.full(3, np.nan)
         rows.append((T, *q))
     point, low, high = ratio_interval(per_client, pop.validations, weights)
     frame = pd.DataFrame(rows, columns=["timeout_ms", "p50_wait_ms", "p95_wait_ms", "p99_wait_ms"])

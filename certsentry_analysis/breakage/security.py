@@ -67,12 +67,12 @@ def crl_revocations(pki_dir: Path) -> pd.DataFrame:
             )
         except ValueError as exc:
             raise ValueError(f"{path}: not a CRL ({exc})") from exc
-        spki = spki_of.get(crl.issuer.public_bytes())
-        if spki is None:
+        issuer_spki = spki_of.get(crl.issuer.public_bytes())
+        if issuer_spki is None:
             log.debug("%s: issuer not among the pki certificates; skipped", path)
             continue
         for entry in crl:
-            rows.append((spki, format(entry.serial_number, "x"), entry.revocation_date_utc))
+            rows.append((issuer_spki, format(entry.serial_number, "x"), entry.revocation_date_utc))
 
     frame = pd.DataFrame(rows, columns=["issuer_spki_sha256", "serial", "revoked_at"])
     frame["revoked_at"] = pd.to_datetime(frame["revoked_at"]).dt.tz_localize(None)
@@ -126,7 +126,7 @@ def soft_fail_hole(
             {
                 "policy": policy.name,
                 "timeout_ms": policy.timeout_ms,
-                "revoked_checks": int(len(revoked)),
+                "revoked_checks": len(revoked),
                 "clients": int(revoked["client"].nunique()),
                 "unanswered": int(unanswered.sum()),
                 "never_answered": int((revoked["crit_ms"] >= NEVER_MS).sum()),

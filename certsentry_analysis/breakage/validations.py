@@ -27,6 +27,7 @@ import logging
 import time
 
 import duckdb
+import numpy as np
 import pandas as pd
 import sqlglot
 from sqlglot import exp
@@ -240,13 +241,26 @@ def materialise_positions(
     return name
 
 
+def fetch_frame(con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
+    """Run `sql` and return its rows, strings kept as Python objects (no string dtype pass)."""
+    columns = {}
+    for name, values in con.execute(sql).fetchnumpy().items():
+        if isinstance(values, np.ma.MaskedArray):
+            fill = None if values.dtype == object else np.nan
+            values = np.ma.filled(values.astype(object if fill is None else np.float64), fill)
+        columns[name] = pd.Series(values, dtype=object) if values.dtype == object else values
+
+    return pd.DataFrame(columns)
+
+
 def load_positions(con: duckdb.DuckDBPyConnection, table: str) -> pd.DataFrame:
     """The positions of a materialised variant as a DataFrame (no end-entity columns)."""
-    return con.execute(
+    return fetch_frame(
+        con,
         f"""SELECT client, chain_id, chain_pos, vday, ts, region, failure_mode, issuer_sha1,
                    responder, live, crit_ms, wire_ms
-            FROM {table}"""
-    ).df()
+            FROM {table}""",
+    )
 
 
 def load_validations(
@@ -259,12 +273,12 @@ def load_validations(
     started = time.perf_counter()
     if scope is None:
         sql = render(validations_sql(scoped=False), {POSITIONS: table})
-        frame = con.execute(sql).df()
+        frame = fetch_frame(con, sql)
     else:
         con.register(SCOPE, scope[["issuer_sha1", "scope_key"]])
         try:
             sql = render(validations_sql(scoped=True), {POSITIONS: table})
-            frame = con.execute(sql).df()
+            frame = fetch_frame(con, sql)
         finally:
             con.unregister(SCOPE)
     log.debug(

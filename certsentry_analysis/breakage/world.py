@@ -178,7 +178,7 @@ def load_world(
     grid: np.ndarray,
     policies: list[Policy],
     *,
-    client_side: pd.DataFrame | None | Literal["auto"] = "auto",
+    client_side: pd.DataFrame | Literal["auto"] | None = "auto",
     replicates: int = 200,
     seed: int = 0,
 ) -> World:

@@ -48,7 +48,11 @@ def run(args: argparse.Namespace) -> int:
     }
     name = Path(args.scenario).stem if args.scenario.endswith(".toml") else args.scenario
     out = args.out if args.out is not None else config.paths().scenario_dir(name)
-    simulate(args.scenario, args.seed, out, progress=sys.stderr.isatty(), **overrides)
+    try:
+        simulate(args.scenario, args.seed, out, progress=sys.stderr.isatty(), **overrides)
+    except FileExistsError as exc:
+        print(f"certsentry simulate: error: {exc}", file=sys.stderr)
+        return 2
     manifest = json.loads((out / "manifest.json").read_text())
     print(
         f"{manifest['scenario']} seed {manifest['seed']}: {manifest['checks']} checks in "

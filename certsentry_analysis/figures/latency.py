@@ -44,7 +44,7 @@ def latency_ecdf(
         totals = keys.value_counts()
     order = list(totals.index[:top])
     with house_style():
-        fig, (ax,) = new_figure()
+        fig, (ax,) = new_figure(height=3.9)
         if data.empty:
             no_data(ax, "no latencies")
             return fig
@@ -73,8 +73,8 @@ def latency_ecdf(
         ax.set_ylim(0, 100)
         if title:
             ax.set_title(title)
-        # Below the axes: ECDFs of different responders fill every corner of the plot.
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=min(len(order), 3))
+        # Below the plot: ECDFs of different responders fill every corner of the axes.
+        fig.legend(loc="outside lower center", ncols=2)
 
     return fig
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.ticker import PercentFormatter
+from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from certsentry_analysis.figures.style import (
     LINESTYLES,
@@ -233,6 +233,9 @@ def policy_panels(
                 text = missing_text if not np.isfinite(v) else f"{v:.3g}%"
                 ax.text(np.nan_to_num(v) + top * 0.02, yi, text, va="center", fontsize=7.5)
             ax.set_xlim(0, top * 1.35 if top > 0 else 1)
+            ax.xaxis.set_major_locator(MaxNLocator(4))
+            # Room for the value labels, but no tick beyond 100% of anything.
+            ax.set_xticks([t for t in ax.get_xticks() if 0 <= t <= min(100, top * 1.35)])
             ax.xaxis.set_major_formatter(PercentFormatter())
             ax.set_xlabel(title)
             ax.grid(axis="y", visible=False)

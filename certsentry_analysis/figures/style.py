@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib as mpl
+import numpy as np
 from cycler import cycler
 from matplotlib.axes import Axes
 from matplotlib.axis import Axis
@@ -122,8 +123,18 @@ def literals(values: Iterable[object]) -> list[str]:
 
 
 def log_axis(axis: Axis, unit: str = "") -> None:
-    """Log scale ticks at 1, 2, 5 x 10^k written as plain numbers (no 10^k notation)."""
-    axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    """Log-scale ticks written as plain numbers; call after plotting (reads the limits).
+
+    Ticks sit at 1, 2 and 5 times powers of ten over narrow ranges, at 1 and 3 over
+    medium ones and at powers of ten only over wide ones, so labels never collide.
+    """
+    # get_xlim/get_ylim bring the lazily autoscaled limits up to date first.
+    axes = axis.axes
+    limits = axes.get_xlim() if axis is axes.xaxis else axes.get_ylim()
+    low, high = sorted(limits)
+    decades = np.log10(high / low) if low > 0 and high > 0 else 0.0
+    subs = (1.0, 2.0, 5.0) if decades <= 2 else (1.0, 3.0) if decades <= 3.3 else (1.0,)
+    axis.set_major_locator(LogLocator(subs=subs))
     axis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.10g}{unit}"))
     axis.set_minor_formatter(NullFormatter())
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import tempfile
 import time
 from collections import Counter, deque
@@ -35,7 +36,7 @@ LOG_SUFFIXES = (".log", ".log.gz")
 BATCH_LINES = 250_000
 BATCH_FILES = 4_000
 _SCAN_AHEAD = 256
-MEMORY_LIMIT = "1GB"
+MEMORY_LIMIT = "512MB"
 _SCAN_THREADS = 2
 
 
@@ -359,15 +360,17 @@ def _flush(
             summary.files_duplicate += 1
         elif scan.status == "rejected":
             summary.files_rejected += 1
-            summary.rejected_reasons[scan.reason or "unknown"] += 1
+            summary.rejected_reasons[re.sub(r"[0-9]+", "N", scan.reason or "unknown")] += 1
         else:
             summary.files_truncated += scan.status == "truncated"
             summary.files_loaded += scan.status == "loaded"
             loaded, quarantined = counts.get(item.file_id, (0, 0))
             summary.rows_loaded += loaded
             summary.rows_quarantined += quarantined
+    # Counts and positions inside reasons would make every reason unique: group without them.
     reasons = con.execute(
-        "SELECT reason, count(*) FROM quarantine WHERE file_id BETWEEN $lo AND $hi GROUP BY 1",
+        "SELECT regexp_replace(reason, '[0-9]+', 'N', 'g'), count(*) FROM quarantine"
+        " WHERE file_id BETWEEN $lo AND $hi GROUP BY 1",
         {"lo": batch[0].file_id, "hi": batch[-1].file_id},
     ).fetchall()
     summary.quarantine_reasons.update({reason: int(n) for reason, n in reasons})

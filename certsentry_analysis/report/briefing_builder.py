@@ -33,7 +33,13 @@ def _breakage_cell(r: pd.Series) -> str:
     if not r.live_check:
         return "none (no live check)"
     cell = fmt_pct_ci(r.breakage, r.breakage_low, r.breakage_high)
-    if r.policy != "Soft-fail" and not math.isnan(r.timeout_ms):
+    if r.policy == "Soft-fail":
+        return cell
+    if briefing_policies.viability(r.viable) is False:
+        at = r.get("evaluated_at_ms", float("nan"))
+        where = "" if math.isnan(at) else f" at {fmt_duration_s(at / 1000)}"
+        return f"{cell}{where} (over budget)"
+    if not math.isnan(r.timeout_ms):
         cell += f" at {fmt_duration_s(r.timeout_ms / 1000)}"
 
     return cell

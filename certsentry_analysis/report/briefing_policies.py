@@ -119,6 +119,7 @@ def policy_table(ctx: BuildContext) -> pd.DataFrame:
                 "policy": spec.label,
                 "live_check": live,
                 "timeout_ms": _num(f, "timeout_ms"),
+                "evaluated_at_ms": _num(f, "evaluated_at_ms"),
                 "breakage": breakage,
                 "breakage_low": _num(f, "validation_ci_low") if live else 0.0,
                 "breakage_high": _num(f, "validation_ci_high") if live else 0.0,

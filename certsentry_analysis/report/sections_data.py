@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from certsentry_analysis import logformat
+from certsentry_analysis.report import sections_methods
 from certsentry_analysis.report.context import BuildContext
 from certsentry_analysis.report.document import Document, code, strong
 from certsentry_analysis.report.formatting import fmt_date, fmt_int, fmt_pct
@@ -67,6 +68,7 @@ def data_and_methods(ctx: BuildContext, doc: Document) -> None:
         "statuses are answers, not failures of the check.",
     )
 
+    sections_methods.estimators(ctx, doc)
     privacy_section(ctx, doc)
     ingestion_section(ctx, doc)
 
@@ -85,7 +87,7 @@ def privacy_section(ctx: BuildContext, doc: Document) -> None:
         f" of {fmt_int(p.clients)} clients opted in, and ",
         strong(fmt_int(p.rows_with_ee)),
         " checks carry end-entity identifiers. This report prints no client pseudonym and "
-        "no end-entity identifier; per-group cells with fewer than 10 distinct clients are "
+        "no end-entity identifier; result cells resting on too few distinct clients are "
         "suppressed by the analysis.",
     )
     if p.optin_clients == 0:

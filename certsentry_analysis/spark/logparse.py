@@ -23,6 +23,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlparse
 
 import pandas as pd
 
@@ -201,17 +202,35 @@ def _forced_frame(spark: SparkSession, scans: Sequence[FileScan]) -> DataFrame |
     return spark.createDataFrame(list(first.values()), schema)
 
 
+def _unsplit_plain_files(spark: SparkSession, uris: list[str]) -> None:
+    """Make Spark's split size at least the size of the largest uncompressed input file.
+
+    The split size is min(maxPartitionBytes, max(openCostInBytes, bytes per core)),
+    so raising both bounds above the largest plain file keeps each file in one task.
+    """
+    largest = 0
+    for uri in uris:
+        if not uri.endswith(".gz") and uri.startswith("file:"):
+            largest = max(largest, Path(unquote(urlparse(uri).path)).stat().st_size)
+    for key, default in (
+        ("spark.sql.files.maxPartitionBytes", 128 << 20),
+        ("spark.sql.files.openCostInBytes", 4 << 20),
+    ):
+        spark.conf.set(key, str(max(default, largest + 1)))
+
+
 def _numbered_lines(spark: SparkSession, meta: DataFrame, uris: list[str]) -> DataFrame:
     """Every line of the readable files with its 1-based line number and file context.
 
     Spark reads a file's lines in order within one task and numbers rows
     consecutively per partition, so a line's number is its id minus the id of
-    its file's first line. (Gzip files are never split; plain files larger than
-    `spark.sql.files.maxPartitionBytes` would be, hence the setting below.)
+    its file's first line. That needs every file read whole by one task: gzip
+    files always are; plain files are only split when larger than the split size,
+    which `_unsplit_plain_files` raises above the largest of them.
     """
     from pyspark.sql import functions as F
 
-    spark.conf.set("spark.sql.files.maxPartitionBytes", str(1 << 40))
+    _unsplit_plain_files(spark, uris)
     lines = (
         spark.read.text(uris)
         .withColumn("_uri", F.input_file_name())
@@ -348,10 +367,10 @@ def _typed(f: logformat.Field) -> Column:
 
     raw = F.col(f"r_{f.name}")
     if f.zeek_type == "time":
-        millis = F.round(raw.cast("double") * 1000).cast("bigint")
+        millis = F.round(raw.try_cast("double") * 1000).try_cast("bigint")
         typed = F.timestamp_millis(millis).cast("timestamp_ntz")
     elif f.zeek_type in {"count", "interval"}:
-        typed = raw.cast(_SPARK_TYPE[f.duckdb_type])
+        typed = raw.try_cast(_SPARK_TYPE[f.duckdb_type])
     elif f.zeek_type == "bool":
         typed = raw == "T"
     elif f.allowed is not None:
@@ -415,12 +434,18 @@ def parse_lines(
     )
 
 
-def checks_frame(parsed: DataFrame) -> DataFrame:
-    """The good lines as rows of the warehouse's `checks` table (docs/warehouse.md)."""
+def classified_frame(parsed: DataFrame) -> DataFrame:
+    """Every data line once: the `checks` columns for good lines, the reason for bad ones.
+
+    Typed values are only computed for good lines (a CASE guards every cast), so
+    Spark's ANSI mode never sees a malformed value; the raw text is only kept for
+    bad lines, which keeps the persisted frame small.
+    """
     from pyspark.sql import functions as F
 
     params = parse_sql.parse_parameters()
     tolerance = int(params["skew_tolerance"].total_seconds())
+    good = F.col("reason").isNull()
     values: dict[str, Column] = {f.name: _typed(f) for f in _ALL_FIELDS}
     ts = values["ts"]
     day_start = F.col("day").cast("timestamp_ntz")
@@ -429,26 +454,41 @@ def checks_frame(parsed: DataFrame) -> DataFrame:
         ts >= day_start + F.expr(f"INTERVAL {86400 + tolerance} SECONDS")
     )
     values["unknown_issuer"] = F.col("_issuer").isNull()
-    for name in ("file_id", "line_no", "client", "day", "failure_mode", "region", "timeout_ms"):
-        values[name] = F.col(name)
-    columns = [
-        values[name].cast(_SPARK_TYPE[kind.split()[0]]).alias(name) for name, kind in CHECK_COLUMNS
-    ]
+    context = ("file_id", "line_no", "client", "day", "failure_mode", "region", "timeout_ms")
+    columns = []
+    for name, kind in CHECK_COLUMNS:
+        value = F.col(name) if name in context else F.when(good, values[name])
+        columns.append(value.cast(_SPARK_TYPE[kind.split()[0]]).alias(name))
 
-    return parsed.where(F.col("reason").isNull()).select(*columns)
+    return parsed.select(
+        *columns,
+        F.col("is_current"),
+        F.col("reason"),
+        F.col("field"),
+        F.when(~good, F.col("raw_line")).alias("raw_line"),
+    )
 
 
-def quarantine_frame(parsed: DataFrame, files: pd.DataFrame) -> DataFrame:
+def checks_frame(classified: DataFrame) -> DataFrame:
+    """The good lines of current files as rows of `checks` (docs/warehouse.md)."""
+    from pyspark.sql import functions as F
+
+    current = classified.where(F.col("reason").isNull() & F.col("is_current"))
+
+    return current.select(*(name for name, _ in CHECK_COLUMNS))
+
+
+def quarantine_frame(classified: DataFrame, files: pd.DataFrame) -> DataFrame:
     """The rejected lines as rows of the warehouse's `quarantine` table."""
     from pyspark.sql import functions as F
 
-    paths = parsed.sparkSession.createDataFrame(
+    paths = classified.sparkSession.createDataFrame(
         [(int(i), str(p)) for i, p in zip(files["file_id"], files["path"], strict=True)],
         "file_id bigint, path string",
     )
 
     return (
-        parsed.where(F.col("reason").isNotNull())
+        classified.where(F.col("reason").isNotNull())
         .join(F.broadcast(paths), "file_id")
         .select("file_id", "path", "line_no", "raw_line", "field", "reason")
     )
@@ -472,6 +512,7 @@ def parse_logs(
     `quarantine_dir` as Parquet when given. `pki_dirs` hold the issuer certificates
     that decide `unknown_issuer`.
     """
+    from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
     started = time.perf_counter()
@@ -484,22 +525,27 @@ def parse_logs(
     known_issuers = {str(r["issuer_sha1"]) for r in read_issuers(pki_dirs)} if pki_dirs else set()
     meta = _metadata_frame(spark, files)
     parsed = parse_lines(spark, meta, _forced_frame(spark, scans), uris, known_issuers)
-
-    checks_frame(parsed.where(F.col("is_current"))).write.mode("overwrite").partitionBy(
-        "day"
-    ).parquet(str(out_dir))
-    if quarantine_dir is not None:
-        quarantine_frame(parsed, files).write.mode("overwrite").parquet(str(quarantine_dir))
-    good = F.col("reason").isNull()
-    with quiet_pyspark_warnings():
-        counts = (
-            parsed.groupBy("file_id")
-            .agg(
-                F.count(F.when(good, 1)).alias("rows_loaded"),
-                F.count(F.when(~good, 1)).alias("rows_quarantined"),
+    # Classified once and kept on local disk: the counts, the checks and the
+    # quarantine then read it instead of decompressing and classifying again.
+    classified = classified_frame(parsed).persist(StorageLevel.DISK_ONLY)
+    try:
+        good = F.col("reason").isNull()
+        with quiet_pyspark_warnings():
+            counts = (
+                classified.groupBy("file_id")
+                .agg(
+                    F.count(F.when(good, 1)).alias("rows_loaded"),
+                    F.count(F.when(~good, 1)).alias("rows_quarantined"),
+                )
+                .toPandas()
             )
-            .toPandas()
-        )
+        checks = checks_frame(classified)
+        checks.write.mode("overwrite").partitionBy("day").parquet(str(out_dir))
+        if quarantine_dir is not None:
+            quarantine = quarantine_frame(classified, files)
+            quarantine.write.mode("overwrite").parquet(str(quarantine_dir))
+    finally:
+        classified.unpersist()
 
     files = files.drop(columns=["read_uri"]).merge(counts, on="file_id", how="left")
     for column in ("rows_loaded", "rows_quarantined"):

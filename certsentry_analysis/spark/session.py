@@ -40,6 +40,8 @@ LOCAL_CONF: dict[str, str] = {
     "spark.sql.shuffle.partitions": "8",
     "spark.ui.enabled": "false",
     "spark.driver.host": "127.0.0.1",
+    # Thousands of explicit log paths: listing them on the driver beats a listing job.
+    "spark.sql.sources.parallelPartitionDiscovery.threshold": "1000000",
 }
 
 

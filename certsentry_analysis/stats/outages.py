@@ -154,6 +154,8 @@ def detect_outages(
             "max_failing_clients",
         ],
     )
+    out["start"] = pd.to_datetime(out["start"])
+    out["end"] = pd.to_datetime(out["end"])
     out["minutes"] = (out["end"] - out["start"]).dt.total_seconds() / 60
     out["fail_share"] = out["failures"] / out["wire_checks"].where(out["wire_checks"] > 0)
     out["clients_affected"] = _clients_affected(out, rollup_client_bins)
