@@ -42,8 +42,9 @@ def _worker(db: str, relation: str, job: str) -> None:
     seconds = time.perf_counter() - started
     # VmHWM: this process's peak resident set (reset by exec, unlike a fork's ru_maxrss).
     status = Path("/proc/self/status").read_text(encoding="ascii")
-    peak_kib = next(int(line.split()[1]) for line in status.splitlines()
-                    if line.startswith("VmHWM:"))
+    peak_kib = next(
+        int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")
+    )
     print(json.dumps({"seconds": seconds, "rows": rows, "peak_mib": peak_kib / 1024}))
 
 
@@ -51,7 +52,8 @@ def _measure(db: Path, relation: str, job: str) -> tuple[float, float, int]:
     """(seconds, peak RSS MiB, output rows) of one job run in a child process."""
     done = subprocess.run(
         [sys.executable, __file__, "--worker", str(db), relation, job],
-        capture_output=True, check=False,
+        capture_output=True,
+        check=False,
     )
     if done.returncode != 0:
         raise RuntimeError(f"benchmark worker {job} on {relation} failed: {done.stderr[-500:]!r}")
@@ -95,8 +97,11 @@ def _sketch_errors(db: Path) -> list[tuple[str, int, float, float]]:
             if x > 0:
                 errors[q].append(abs(e / x - 1))
 
-    return [(f"p{round(q * 100)}", len(v), float(np.median(v)), float(np.max(v)))
-            for q, v in errors.items() if v]
+    return [
+        (f"p{round(q * 100)}", len(v), float(np.median(v)), float(np.max(v)))
+        for q, v in errors.items()
+        if v
+    ]
 
 
 def main() -> int:
@@ -114,17 +119,23 @@ def main() -> int:
     con.close()
     with tempfile.TemporaryDirectory() as tmp:
         scaled = _scaled_copy(args.db, args.scale, Path(tmp))
-        datasets = [("warehouse", args.db, "current_checks", n),
-                    (f"{args.scale}x", scaled, "checks_x", n * args.scale)]
-        print(f"{'dataset':>10} {'checks':>12} {'job':>8} {'seconds':>8} {'peak MiB':>9} "
-              f"{'out rows':>9} {'time / bare':>11}")
+        datasets = [
+            ("warehouse", args.db, "current_checks", n),
+            (f"{args.scale}x", scaled, "checks_x", n * args.scale),
+        ]
+        print(
+            f"{'dataset':>10} {'checks':>12} {'job':>8} {'seconds':>8} {'peak MiB':>9} "
+            f"{'out rows':>9} {'time / bare':>11}"
+        )
         for name, db, relation, rows in datasets:
             bare = _measure(db, relation, "bare")
             roll = _measure(db, relation, "rollups")
             for job, (sec, mib, out) in (("bare", bare), ("rollups", roll)):
                 ratio = sec / bare[0]
-                print(f"{name:>10} {rows:>12,} {job:>8} {sec:>8.2f} {mib:>9.0f} {out:>9,} "
-                      f"{ratio:>11.1f}")
+                print(
+                    f"{name:>10} {rows:>12,} {job:>8} {sec:>8.2f} {mib:>9.0f} {out:>9,} "
+                    f"{ratio:>11.1f}"
+                )
 
     print("\nsketch quantiles vs exact order statistics, answered wire checks per responder:")
     print(f"{'quantile':>8} {'groups':>7} {'median rel err':>15} {'max rel err':>12}")

@@ -117,7 +117,12 @@ def _label(size: float) -> str:
 
 
 def run_size(
-    size: float, work: Path, results: dict[str, Any], engines: set[str], memory: str
+    size: float,
+    work: Path,
+    results: dict[str, Any],
+    engines: set[str],
+    memory: str,
+    results_path: Path,
 ) -> None:
     """Measure every step at one size, skipping those already in `results`."""
     label = _label(size)
@@ -205,14 +210,23 @@ def run_size(
             entry["raw_bytes"] = sum(int(f["bytes"]) for f in manifest["files"])
         entry.setdefault("steps", {})[key] = measured
         print(f"    {measured}", flush=True)
-        _save(work, results)
+        results_path.write_text(json.dumps(results, indent=1, sort_keys=True))
     if (step_dir := spark_dir / "staging").exists():
         shutil.rmtree(step_dir)
 
 
-def _save(work: Path, results: dict[str, Any]) -> None:
-    path = work / "results.json"
-    path.write_text(json.dumps(results, indent=1, sort_keys=True))
+def merged(paths: list[Path]) -> dict[str, Any]:
+    """Results of several runs (files), merged step by step; later files win."""
+    out: dict[str, Any] = {}
+    for path in paths:
+        if not path.exists():
+            continue
+        for label, entry in json.loads(path.read_text()).items():
+            target = out.setdefault(label, {})
+            target.update({k: v for k, v in entry.items() if k != "steps"})
+            target.setdefault("steps", {}).update(entry.get("steps", {}))
+
+    return out
 
 
 def slopes(results: dict[str, Any]) -> dict[str, tuple[float, int]]:
@@ -242,6 +256,7 @@ def _machine() -> list[str]:
                 cpu = line.split(":", 1)[1].strip()
                 break
     java = subprocess.run(["java", "-version"], capture_output=True, text=True, check=False)
+    java_lines = (java.stderr or java.stdout).splitlines() or ["unknown"]
     import duckdb
     import pyspark
 
@@ -254,7 +269,7 @@ def _machine() -> list[str]:
         else f"- memory: {psutil.virtual_memory().total / 2**30:.0f} GiB",
         f"- disk: {disk.total / 2**30:.0f} GiB ({disk.free / 2**30:.0f} GiB free at the end)",
         f"- OS: {platform.platform()}; Python {platform.python_version()}",
-        f"- Java: {(java.stderr or java.stdout).splitlines()[0] if (java.stderr or java.stdout) else '?'}",
+        f"- Java: {java_lines[0]}",
         f"- DuckDB {duckdb.__version__}; PySpark {pyspark.__version__} (local[2])",
     ]
 
@@ -328,25 +343,41 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--driver-memory", default="6g", help="Spark driver memory")
     parser.add_argument("--render-only", action="store_true", help="only rewrite the table")
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=None,
+        help="results file of this run (default WORK/results.json); a second run at the "
+        "same time must use its own",
+    )
+    parser.add_argument(
+        "--spark-only",
+        action="store_true",
+        help="run only the Spark steps (simulate and ingest done by another run in WORK)",
+    )
+    parser.add_argument(
+        "--merge", type=Path, action="append", default=[], help="other results files to show"
+    )
     args = parser.parse_args()
 
     args.work.mkdir(parents=True, exist_ok=True)
-    results_path = args.work / "results.json"
+    results_path = args.results or args.work / "results.json"
     results = json.loads(results_path.read_text()) if results_path.exists() else {}
+    sources = [results_path, *args.merge]
     spark_sizes = {float(s) for s in args.spark_sizes.split(",") if s}
     rollup_text = args.spark_sizes if args.spark_rollup_sizes is None else args.spark_rollup_sizes
     spark_rollup_sizes = {float(s) for s in rollup_text.split(",") if s}
     if not args.render_only:
         for size in sorted(float(s) for s in args.sizes.split(",") if s):
-            engines = {"python", "duckdb"}
+            engines = set() if args.spark_only else {"python", "duckdb"}
             if size in spark_sizes:
                 engines.add("spark/parse")
             if size in spark_rollup_sizes:
                 engines.add("spark/rollup")
-            run_size(size, args.work, results, engines, args.driver_memory)
-            args.out.write_text(render(results, " ".join(["python", *sys.argv])))
+            run_size(size, args.work, results, engines, args.driver_memory, results_path)
+            args.out.write_text(render(merged(sources), " ".join(["python", *sys.argv])))
 
-    args.out.write_text(render(results, " ".join(["python", *sys.argv])))
+    args.out.write_text(render(merged(sources), " ".join(["python", *sys.argv])))
     print(args.out.read_text())
 
     return 0

@@ -13,6 +13,7 @@ Usage: `python -m certsentry_analysis.notebooks_run --out reports/notebooks`.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import re
@@ -104,21 +105,9 @@ def _failed_cell(nb: nbformat.NotebookNode) -> int | None:
     return None
 
 
-def execute_notebook(
-    source: Path,
-    out_dir: Path,
-    *,
-    env: Mapping[str, str] | None = None,
-    timeout_s: int = DEFAULT_TIMEOUT_S,
+async def _execute(
+    source: Path, out_dir: Path, env: Mapping[str, str] | None, timeout_s: int
 ) -> NotebookRun:
-    """Run one jupytext notebook in a fresh kernel and write `out_dir/<stem>.ipynb`.
-
-    The kernel's working directory is the notebook's folder, as in JupyterLab. On
-    failure the partially executed copy is still written, for reading the traceback.
-
-    Raises:
-        NotebookRunError: a cell raised; the message names the notebook and cell.
-    """
     started = time.perf_counter()
     nb = jupytext.read(source)
     nb.metadata["kernelspec"] = {
@@ -136,7 +125,7 @@ def execute_notebook(
     executed = out_dir / f"{source.stem}.ipynb"
 
     try:
-        client.execute(env=dict(env) if env is not None else kernel_environment())
+        await client.async_execute(env=dict(env) if env is not None else kernel_environment())
     except CellExecutionError as exc:
         nbformat.write(nb, executed)
         cell = _failed_cell(nb)
@@ -152,24 +141,67 @@ def execute_notebook(
     return NotebookRun(source=source, executed=executed, cells=len(nb.cells), seconds=seconds)
 
 
+def execute_notebook(
+    source: Path,
+    out_dir: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    timeout_s: int = DEFAULT_TIMEOUT_S,
+) -> NotebookRun:
+    """Run one jupytext notebook in a fresh kernel and write `out_dir/<stem>.ipynb`.
+
+    The kernel's working directory is the notebook's folder, as in JupyterLab. On
+    failure the partially executed copy is still written, for reading the traceback.
+
+    Raises:
+        NotebookRunError: a cell raised; the message names the notebook and cell.
+    """
+    return asyncio.run(_execute(source, out_dir, env, timeout_s))
+
+
 def execute_all(
     sources: Sequence[Path],
     out_dir: Path,
     *,
     env: Mapping[str, str] | None = None,
     timeout_s: int = DEFAULT_TIMEOUT_S,
-) -> list[NotebookRun]:
-    """Execute each notebook in order; stop at the first failure."""
+    jobs: int = 1,
+) -> dict[Path, NotebookRun | NotebookRunError]:
+    """Execute every notebook, `jobs` kernels at a time; a failure does not stop the others.
+
+    Each notebook gets its own kernel, so running two at once is safe: they share only
+    read-only access to the warehouse. Returns each source's run or its error.
+    """
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, got {jobs}")
+
+    async def run_all() -> list[NotebookRun | BaseException]:
+        gate = asyncio.Semaphore(jobs)
+
+        async def one(source: Path) -> NotebookRun:
+            async with gate:
+                return await _execute(source, out_dir, env, timeout_s)
+
+        return await asyncio.gather(*(one(s) for s in sources), return_exceptions=True)
+
     started = time.perf_counter()
-    runs = [execute_notebook(s, out_dir, env=env, timeout_s=timeout_s) for s in sources]
+    results: dict[Path, NotebookRun | NotebookRunError] = {}
+    for source, result in zip(sources, asyncio.run(run_all()), strict=True):
+        if isinstance(result, (NotebookRun, NotebookRunError)):
+            results[source] = result
+        else:
+            # Anything else (a kernel that would not start, a timeout) is not a cell's fault.
+            raise result
+    failed = sum(isinstance(r, NotebookRunError) for r in results.values())
     log.info(
-        "notebooks: %d executed in %.1f s into %s",
-        len(runs),
+        "notebooks: %d executed, %d failed in %.1f s into %s",
+        len(results) - failed,
+        failed,
         time.perf_counter() - started,
         out_dir,
     )
 
-    return runs
+    return results
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -212,6 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=int, default=DEFAULT_TIMEOUT_S, help="seconds allowed per cell"
     )
     parser.add_argument(
+        "--jobs", type=int, default=1, help="notebooks executed at once (default: %(default)s)"
+    )
+    parser.add_argument(
         "only",
         nargs="*",
         help="run only notebooks whose file name starts with one of these (e.g. 03)",
@@ -235,14 +270,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     env = kernel_environment(
         db=args.db, raw=args.raw, processed=args.processed, scenario=args.scenario
     )
-    try:
-        runs = execute_all(sources, args.out, env=env, timeout_s=args.timeout)
-    except NotebookRunError as exc:
-        log.error("%s", exc)
+    results = execute_all(sources, args.out, env=env, timeout_s=args.timeout, jobs=args.jobs)
+    for result in results.values():
+        if isinstance(result, NotebookRunError):
+            log.error("%s", result)
+        else:
+            print(f"{result.executed}  ({result.cells} cells, {result.seconds:.1f} s)")
+    if any(isinstance(r, NotebookRunError) for r in results.values()):
         return 1
-
-    for run in runs:
-        print(f"{run.executed}  ({run.cells} cells, {run.seconds:.1f} s)")
 
     return 0
 

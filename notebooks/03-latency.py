@@ -25,7 +25,6 @@
 # %%
 # %matplotlib inline
 import logging
-import os
 
 import duckdb
 import numpy as np
@@ -39,7 +38,6 @@ from certsentry_analysis.stats import latency
 
 logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s", force=True)
 paths = config.paths()
-SCENARIO = os.environ.get("CERTSENTRY_SCENARIO", config.DEFAULT_SCENARIO)
 DB = paths.database
 con = duckdb.connect(str(DB), read_only=True)
 

@@ -26,7 +26,6 @@
 # %%
 # %matplotlib inline
 import logging
-import os
 from dataclasses import replace
 
 import duckdb
@@ -39,7 +38,6 @@ from certsentry_analysis.analysis import load_table
 
 logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s", force=True)
 paths = config.paths()
-SCENARIO = os.environ.get("CERTSENTRY_SCENARIO", config.DEFAULT_SCENARIO)
 DB = paths.database
 con = duckdb.connect(str(DB), read_only=True)
 

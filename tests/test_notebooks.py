@@ -13,8 +13,10 @@ import pytest
 from certsentry_analysis import config
 from certsentry_analysis.analysis import run_analysis
 from certsentry_analysis.notebooks_run import (
+    NotebookRun,
     NotebookRunError,
     cells_with_outputs,
+    execute_all,
     execute_notebook,
     kernel_environment,
     main,
@@ -53,6 +55,17 @@ def notebook_env(
     return env
 
 
+@pytest.fixture(scope="module")
+def executed(
+    notebook_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, NotebookRun | NotebookRunError]:
+    """Every notebook executed once, two kernels at a time (the tests' machines have 2 cores)."""
+    out = tmp_path_factory.mktemp("executed-notebooks")
+    results = execute_all(notebook_sources(NOTEBOOKS), out, env=notebook_env, jobs=2)
+
+    return {source.stem: result for source, result in results.items()}
+
+
 def test_notebooks_are_the_six_topics_in_order() -> None:
     assert [p.stem for p in notebook_sources(NOTEBOOKS)] == list(TOPICS)
 
@@ -69,17 +82,17 @@ def test_notebook_opens_with_its_question_and_data(stem: str) -> None:
 
 @pytest.mark.parametrize("stem", TOPICS)
 def test_notebook_executes_on_the_tiny_scenario(
-    stem: str, notebook_env: dict[str, str], tmp_path: Path
+    stem: str, executed: dict[str, NotebookRun | NotebookRunError]
 ) -> None:
-    run = execute_notebook(NOTEBOOKS / f"{stem}.py", tmp_path, env=notebook_env)
-    executed = nbformat.read(run.executed, as_version=4)
+    run = executed[stem]
+    if isinstance(run, NotebookRunError):
+        pytest.fail(str(run), pytrace=False)
+    nb = nbformat.read(run.executed, as_version=4)
 
     assert run.executed.name == f"{stem}.ipynb"
-    assert all(
-        out.get("output_type") != "error" for c in executed.cells for out in c.get("outputs", [])
-    )
+    assert all(out.get("output_type") != "error" for c in nb.cells for out in c.get("outputs", []))
     # Every code cell ran: the last one has an execution count.
-    code_cells = [c for c in executed.cells if c.cell_type == "code"]
+    code_cells = [c for c in nb.cells if c.cell_type == "code"]
     assert code_cells[-1].execution_count is not None
 
 
@@ -95,6 +108,24 @@ def test_failing_notebook_names_the_cell_and_keeps_a_partial_copy(tmp_path: Path
 
     partial = nbformat.read(tmp_path / "out" / "99-broken.ipynb", as_version=4)
     assert partial.cells[1].execution_count is not None
+
+
+def test_one_failing_notebook_does_not_stop_the_others(tmp_path: Path) -> None:
+    good = tmp_path / "01-good.py"
+    good.write_text("# %%\nanswer = 42\n", encoding="utf-8")
+    bad = tmp_path / "02-bad.py"
+    bad.write_text("# %%\nraise ValueError('broken on purpose')\n", encoding="utf-8")
+
+    results = execute_all([good, bad], tmp_path / "out", env=kernel_environment(), jobs=2)
+
+    assert isinstance(results[good], NotebookRun)
+    assert isinstance(results[bad], NotebookRunError)
+    assert "broken on purpose" in str(results[bad])
+
+
+def test_execute_all_needs_at_least_one_job(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="jobs must be at least 1"):
+        execute_all([], tmp_path, jobs=0)
 
 
 def test_kernel_environment_overrides_paths_and_keeps_the_rest(tmp_path: Path) -> None:

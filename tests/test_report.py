@@ -213,7 +213,7 @@ def test_recommendation_follows_the_numbers_not_a_fixed_answer() -> None:
     assert chosen_tied == "CRLSet"  # equal protection: fewer bytes wins
     table.loc[2, "protection"] = 0.95
     assert recommend(table)[0] == "CRLite"
-    assert any("protects about as well" in str(p) for p in reasons)
+    assert any("CRLite protects about as well with a larger download" in str(p) for p in reasons)
 
 
 def test_briefing_without_comparison_table_says_so(tmp_path: Path) -> None:

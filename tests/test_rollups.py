@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from certsentry_analysis import rollups
 
 sys.path.insert(0, str(Path(__file__).parent))
-from stats_synthetic import load, make_world  # noqa: E402
+from stats_synthetic import load, make_world
 
 
 @pytest.fixture(scope="module")
@@ -26,10 +26,12 @@ def world_con() -> duckdb.DuckDBPyConnection:
 
 def _sql_bins(values: list[float]) -> list[int | None]:
     con = duckdb.connect()
-    con.execute("CREATE TABLE current_checks (client VARCHAR, responder VARCHAR, "
-                "issuer_spki_sha256 VARCHAR, method VARCHAR, source VARCHAR, outcome VARCHAR, "
-                "error VARCHAR, region VARCHAR, process VARCHAR, bytes UINTEGER, "
-                "http_status USMALLINT, ts TIMESTAMP, latency_ms DOUBLE)")
+    con.execute(
+        "CREATE TABLE current_checks (client VARCHAR, responder VARCHAR, "
+        "issuer_spki_sha256 VARCHAR, method VARCHAR, source VARCHAR, outcome VARCHAR, "
+        "error VARCHAR, region VARCHAR, process VARCHAR, bytes UINTEGER, "
+        "http_status USMALLINT, ts TIMESTAMP, latency_ms DOUBLE)"
+    )
     con.executemany(
         "INSERT INTO current_checks VALUES ('c', 'r', 'i', 'OCSP', 'wire', 'good', NULL, 'EU', "
         "'p', NULL, NULL, TIMESTAMP '2012-06-04 10:07:00', ?)",

@@ -16,7 +16,7 @@ from certsentry_analysis.stats.attribution import (
 )
 
 sys.path.insert(0, str(Path(__file__).parent))
-from stats_synthetic import load, make_world  # noqa: E402
+from stats_synthetic import load, make_world
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +53,9 @@ def test_attribute_failures_reads_the_warehouse() -> None:
     con = load(make_world(3, clients=80, days=1, responders=4))
     out = attribute_failures(con)
     assert {"client", "responder", "bin_start", "side"} <= set(out.columns)
-    assert out["failures"].sum() == con.execute(
-        "SELECT count(*) FROM current_checks WHERE source = 'wire' AND outcome = 'error'"
-    ).fetchall()[0][0]
+    assert (
+        out["failures"].sum()
+        == con.execute(
+            "SELECT count(*) FROM current_checks WHERE source = 'wire' AND outcome = 'error'"
+        ).fetchall()[0][0]
+    )

@@ -45,10 +45,17 @@ def test_weibull_data_choose_the_weibull_model() -> None:
 
 
 def test_ecdf_ends_at_one_per_responder() -> None:
-    rollup = pd.DataFrame({
-        "responder": ["a", "a", "b"], "issuer_spki_sha256": "i", "method": "OCSP",
-        "day": "2012-06-04", "failed": [0, 0, 0], "lat_bin": [10, 20, 5], "checks": [3, 1, 2],
-    })
+    rollup = pd.DataFrame(
+        {
+            "responder": ["a", "a", "b"],
+            "issuer_spki_sha256": "i",
+            "method": "OCSP",
+            "day": "2012-06-04",
+            "failed": [0, 0, 0],
+            "lat_bin": [10, 20, 5],
+            "checks": [3, 1, 2],
+        }
+    )
     ecdf = latency_ecdf(rollup)
     assert ecdf.groupby("responder")["ecdf"].max().tolist() == [1.0, 1.0]
     assert ecdf.loc[ecdf["responder"] == "a", "ecdf"].tolist() == [0.75, 1.0]
@@ -61,20 +68,29 @@ def _client_frame(rng: np.random.Generator, operator_shift: dict[str, float]) ->
         for responder, shift in operator_shift.items():
             values = np.exp(rng.normal(np.log(200) + shift + client_effect, 0.5, 20))
             b = bin_of(values)
-            rows.append({"client": f"c{client}", "responder": responder, "method": "OCSP",
-                         "answered": 20, "lat_bin_sum": int(b.sum()),
-                         "lat_bin_sumsq": int((b * b).sum())})
+            rows.append(
+                {
+                    "client": f"c{client}",
+                    "responder": responder,
+                    "method": "OCSP",
+                    "answered": 20,
+                    "lat_bin_sum": int(b.sum()),
+                    "lat_bin_sumsq": int((b * b).sum()),
+                }
+            )
     return pd.DataFrame(rows)
 
 
 def test_comparison_finds_a_real_difference_and_not_a_null_one() -> None:
     rng = np.random.default_rng(4)
     per_client = _client_frame(rng, {"fast": 0.0, "slow": 0.3, "same": 0.0})
-    operators = pd.DataFrame({"responder": ["fast", "slow", "same"],
-                              "operator": ["Fast CA", "Slow CA", "Same CA"]})
+    operators = pd.DataFrame(
+        {"responder": ["fast", "slow", "same"], "operator": ["Fast CA", "Slow CA", "Same CA"]}
+    )
     latency = pd.DataFrame(columns=["responder", "method", "failed", "lat_bin", "checks"])
     out = compare_operators(per_client, latency, operators, replicates=300).set_index(
-        ["operator_a", "operator_b"])
+        ["operator_a", "operator_b"]
+    )
     slow = out.loc[("Fast CA", "Slow CA")]
     assert slow["differ"]
     assert 1.2 < 1 / slow["gm_ratio"] < 1.5

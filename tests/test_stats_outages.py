@@ -20,9 +20,16 @@ def _bins(rng: np.random.Generator, outage: tuple[int, int] | None, share: float
     if outage is not None:
         start, end = outage
         failing[start:end] = rng.binomial(clients[start:end], share)
-    return pd.DataFrame({"responder": "ocsp.example", "bin_start": t, "clients": clients,
-                         "failing_clients": failing, "wire_checks": clients * 2,
-                         "failures": failing * 2})
+    return pd.DataFrame(
+        {
+            "responder": "ocsp.example",
+            "bin_start": t,
+            "clients": clients,
+            "failing_clients": failing,
+            "wire_checks": clients * 2,
+            "failures": failing * 2,
+        }
+    )
 
 
 def test_a_planted_outage_is_found_with_its_extent() -> None:
@@ -35,8 +42,9 @@ def test_a_planted_outage_is_found_with_its_extent() -> None:
 
 
 def test_no_outage_means_few_false_alarms() -> None:
-    alarms = sum(len(detect_outages(_bins(np.random.default_rng(s), None, 0), seed=s))
-                 for s in range(20))
+    alarms = sum(
+        len(detect_outages(_bins(np.random.default_rng(s), None, 0), seed=s)) for s in range(20)
+    )
     # stated familywise false-alarm probability 0.05 per responder and period
     assert alarms <= 3
 
@@ -51,11 +59,23 @@ def test_segments_never_loop_on_a_zero_threshold() -> None:
 
 
 def test_in_outage_and_minutes() -> None:
-    outages = pd.DataFrame({"responder": ["r"], "start": [pd.Timestamp("2012-06-04 10:00")],
-                            "end": [pd.Timestamp("2012-06-04 10:30")], "minutes": [30.0]})
-    frame = pd.DataFrame({"responder": ["r", "r", "s"],
-                          "bin_start": pd.to_datetime(["2012-06-04 10:25", "2012-06-04 10:30",
-                                                       "2012-06-04 10:10"])})
+    outages = pd.DataFrame(
+        {
+            "responder": ["r"],
+            "start": [pd.Timestamp("2012-06-04 10:00")],
+            "end": [pd.Timestamp("2012-06-04 10:30")],
+            "minutes": [30.0],
+        }
+    )
+    frame = pd.DataFrame(
+        {
+            "responder": ["r", "r", "s"],
+            "bin_start": pd.to_datetime(
+                ["2012-06-04 10:25", "2012-06-04 10:30", "2012-06-04 10:10"]
+            ),
+        }
+    )
     assert in_outage(frame, outages).tolist() == [True, False, False]
     assert outage_minutes(outages).to_dict("records") == [
-        {"responder": "r", "outage_minutes": 30.0, "outages": 1}]
+        {"responder": "r", "outage_minutes": 30.0, "outages": 1}
+    ]

@@ -69,12 +69,14 @@ def test_cluster_bootstrap_intervals_cover_at_the_nominal_rate() -> None:
 
 
 def test_clustered_rates_groups_and_sums_per_client() -> None:
-    frame = pd.DataFrame({
-        "client": ["a", "a", "b", "c", "c"],
-        "responder": ["x", "x", "x", "y", "y"],
-        "failures": [1, 0, 0, 2, 1],
-        "wire_checks": [10, 10, 5, 10, 10],
-    })
+    frame = pd.DataFrame(
+        {
+            "client": ["a", "a", "b", "c", "c"],
+            "responder": ["x", "x", "x", "y", "y"],
+            "failures": [1, 0, 0, 2, 1],
+            "wire_checks": [10, 10, 5, 10, 10],
+        }
+    )
     out = clustered_rates(frame, ["responder"], "failures", "wire_checks", method="linear")
     rates = dict(zip(out["responder"], out["rate"], strict=True))
     assert rates == {"x": 1 / 25, "y": 3 / 20}

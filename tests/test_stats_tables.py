@@ -16,11 +16,22 @@ from certsentry_analysis.stats.suppression import suppress
 from certsentry_analysis.stats.taxonomy import classify, failure_taxonomy, taxonomy_table
 
 sys.path.insert(0, str(Path(__file__).parent))
-from stats_synthetic import load, make_world  # noqa: E402
+from stats_synthetic import load, make_world
 
-TABLES = {"league_table", "failure_rates", "failure_rates_daily", "failure_taxonomy",
-          "latency_quantiles", "latency_ecdf", "latency_fits", "latency_comparisons",
-          "crl_size_latency", "outages", "attribution_summary", "responder_operators"}
+TABLES = {
+    "league_table",
+    "failure_rates",
+    "failure_rates_daily",
+    "failure_taxonomy",
+    "latency_quantiles",
+    "latency_ecdf",
+    "latency_fits",
+    "latency_comparisons",
+    "crl_size_latency",
+    "outages",
+    "attribution_summary",
+    "responder_operators",
+}
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +68,14 @@ def test_cache_hits_are_not_in_the_rates(tables: dict[str, pd.DataFrame]) -> Non
 
 
 def test_small_cells_are_suppressed() -> None:
-    frame = pd.DataFrame({"responder": ["a", "b"], "clients": [9, 10],
-                          "failure_rate": [0.1, 0.2], "checks": [100, 200]})
+    frame = pd.DataFrame(
+        {
+            "responder": ["a", "b"],
+            "clients": [9, 10],
+            "failure_rate": [0.1, 0.2],
+            "checks": [100, 200],
+        }
+    )
     out = suppress(frame, k=10)
     assert out["suppressed"].tolist() == [True, False]
     assert out.loc[0, ["clients", "failure_rate", "checks"]].isna().all()
@@ -83,12 +100,18 @@ def test_every_error_code_has_one_failure_class() -> None:
 
 
 def test_taxonomy_shares_sum_to_one() -> None:
-    rollup = pd.DataFrame({
-        "responder": ["r1", "r1", "r1", "r2"], "issuer_spki_sha256": "i", "method": "OCSP",
-        "source": "wire", "outcome": ["error", "error", "good", "error"],
-        "error": ["ERROR_INTERNET_TIMEOUT", "OCSP_TRY_LATER", None, None],
-        "checks": [3, 1, 96, 2], "clients": [3, 1, 50, 2],
-    })
+    rollup = pd.DataFrame(
+        {
+            "responder": ["r1", "r1", "r1", "r2"],
+            "issuer_spki_sha256": "i",
+            "method": "OCSP",
+            "source": "wire",
+            "outcome": ["error", "error", "good", "error"],
+            "error": ["ERROR_INTERNET_TIMEOUT", "OCSP_TRY_LATER", None, None],
+            "checks": [3, 1, 96, 2],
+            "clients": [3, 1, 50, 2],
+        }
+    )
     operators = pd.DataFrame({"responder": ["r1", "r2"], "operator": ["A", "B"]})
     tax = failure_taxonomy(rollup, operators)
     for _, group in tax.groupby("responder"):

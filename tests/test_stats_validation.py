@@ -38,9 +38,7 @@ class Validated:
 
 
 @pytest.fixture(scope="module")
-def validated(
-    tmp_path_factory: pytest.TempPathFactory, pseudonym_key: bytes
-) -> list[Validated]:
+def validated(tmp_path_factory: pytest.TempPathFactory, pseudonym_key: bytes) -> list[Validated]:
     """Each seed's world simulated, ingested and analysed (no suppression)."""
     from certsentry_analysis.ingest import ingest
     from certsentry_analysis.simulate import simulate
@@ -93,8 +91,9 @@ def test_latency_quantiles_within_3_percent_of_truth(validated: list[Validated])
         # order-statistic quantile (rank q*(n-1), "lower") that the sketch estimates:
         # with a 1% retransmission tail, p99 sits in a gap where interpolating
         # definitions differ among themselves by more than 3%.
-        answered = checks[(checks["source"] == "wire") & (checks["outcome"] != "error")
-                          & checks["intact"]]
+        answered = checks[
+            (checks["source"] == "wire") & (checks["outcome"] != "error") & checks["intact"]
+        ]
         q = v.tables["latency_quantiles"]
         q = q[q["level"] == "responder"]
         for _, row in q[q["checks"] >= 2000].iterrows():
@@ -115,8 +114,11 @@ def _detectable(world: Path) -> pd.DataFrame:
     wire = checks[checks["source"] == "wire"]
     rows = []
     for _, o in outages.iterrows():
-        during = wire[(wire["responder"] == o["responder"]) & (wire["ts"] >= o["start"])
-                      & (wire["ts"] < o["end"])]
+        during = wire[
+            (wire["responder"] == o["responder"])
+            & (wire["ts"] >= o["start"])
+            & (wire["ts"] < o["end"])
+        ]
         failing = during.loc[during["cause"] == "server", "client_id"].nunique()
         rows.append({"clients": during["client_id"].nunique(), "failing": failing})
     outages = pd.concat([outages, pd.DataFrame(rows, index=outages.index)], axis=1)
@@ -153,8 +155,11 @@ def test_attribution_assigns_failures_to_the_right_side(
     correct = total = 0
     for v in validated:
         checks = _truth(v.world, "checks")
-        failed = checks[(checks["source"] == "wire") & (checks["outcome"] == "error")
-                        & checks["cause"].isin(["server", "client"])].copy()
+        failed = checks[
+            (checks["source"] == "wire")
+            & (checks["outcome"] == "error")
+            & checks["cause"].isin(["server", "client"])
+        ].copy()
         failed["client"] = failed["client_id"].map(lambda c: pseudonymise(c, pseudonym_key))
         failed["bin_start"] = failed["ts"].dt.floor("5min")
         joined = failed.merge(v.cells, on=["client", "responder", "bin_start"], how="left")

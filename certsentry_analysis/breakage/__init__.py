@@ -35,6 +35,7 @@ __all__ = [
     "compute_all",
     "get_policy",
     "timeout_grid",
+    "viability_frontier",
 ]
 
 FRONTIER_POLICY = "hard-fail-all"

@@ -86,6 +86,8 @@ def _format(frontier: pd.DataFrame) -> str:
     ]
     for r in frontier.itertuples():
         T = "none <= 30 s" if not r.viable else f"{r.timeout_ms / 1000:.2f} s"
+        if r.policy in PRESETS and not PRESETS[str(r.policy)].hard:
+            T = "any (never breaks)"
         at = "" if r.viable else f" (at {r.evaluated_at_ms / 1000:g} s)"
         rows.append(
             (

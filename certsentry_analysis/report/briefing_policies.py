@@ -7,7 +7,8 @@ measure the warehouse cannot supply stays missing (NaN) and is printed as such.
 
 The recommendation is chosen by rules over these numbers, never written in advance:
 among policies whose breakage stays within the budget, the one protecting the largest
-share of revocations wins; near-ties (within `TIE_MARGIN`) go to fewer bytes.
+share of revocations wins; near-ties (within `TIE_MARGIN`) go to the policy that breaks
+fewer connections, then to the smaller download.
 """
 
 from __future__ import annotations
@@ -158,7 +159,10 @@ def recommend(table: pd.DataFrame) -> tuple[str | None, list[Part]]:
     pool = viable if len(viable) else scored
     top = pool["protection"].max()
     near = pool[pool["protection"] >= top - TIE_MARGIN]
-    best = near.sort_values(["bytes_per_client_day", "policy"], kind="stable").iloc[0]
+    # Near-ties: fewer broken connections first, then the smaller download.
+    best = near.sort_values(
+        ["breakage", "bytes_per_client_day", "policy"], kind="stable", na_position="last"
+    ).iloc[0]
 
     parts: list[Part] = [
         strong(str(best.policy)),
@@ -206,9 +210,12 @@ def recommend(table: pd.DataFrame) -> tuple[str | None, list[Part]]:
         )
     if len(viable) == 0 and len(unknown):
         parts.append("Breakage could not be measured, so this ranking ignores it. ")
-    if len(near) > 1:
-        others = ", ".join(str(p) for p in near["policy"] if p != best.policy)
-        parts.append(f"{others} protects about as well; the smaller download decided. ")
+    for _, other in near[near["policy"] != best.policy].iterrows():
+        if other.breakage > best.breakage:
+            why = f"but would break {fmt_pct(other.breakage)} of connections"
+        else:
+            why = "with a larger download"
+        parts.append(f"{other.policy} protects about as well {why}. ")
     if len(viable) == 0 and len(unknown) == 0:
         parts.append(
             "No policy stays within the breakage budget; this choice trades "

@@ -19,13 +19,14 @@ import logging
 import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 import pandas as pd
+from pyspark import StorageLevel
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as sf
 
 from certsentry_analysis import logformat
 from certsentry_analysis.ingest import parse_sql
@@ -34,40 +35,15 @@ from certsentry_analysis.ingest.pipeline import discover
 from certsentry_analysis.ingest.prescan import FileScan, scan_file
 from certsentry_analysis.ingest.pseudonym import pseudonymise
 from certsentry_analysis.ingest.schema import CHECK_COLUMNS
-from certsentry_analysis.spark.session import quiet_pyspark_warnings
-
-if TYPE_CHECKING:
-    from pyspark.sql import Column, DataFrame, SparkSession
+from certsentry_analysis.spark.linecheck import SPARK_TYPE, problem_columns, typed_value
+from certsentry_analysis.spark.session import is_connect, quiet_pyspark_warnings
 
 log = logging.getLogger(__name__)
 
 READABLE = ("loaded", "truncated")
 _ALL_FIELDS = logformat.fields_for(logformat.LATEST_VERSION)
 _POSITION = {f.name: i + 1 for i, f in enumerate(_ALL_FIELDS)}
-# Largest value of each unsigned DuckDB type, so Spark (which has none) rejects the same.
-_UNSIGNED_MAX = {
-    "UTINYINT": 255,
-    "USMALLINT": 65535,
-    "UINTEGER": 4294967295,
-    "UBIGINT": 18446744073709551615,
-}
-_SIGNED_MAX = {"INTEGER": 2147483647, "BIGINT": 9223372036854775807}
-# Spark types that read back like DuckDB's Parquet columns (Spark has no unsigned types).
-_SPARK_TYPE = {
-    "VARCHAR": "string",
-    "TIMESTAMP": "timestamp_ntz",
-    "DOUBLE": "double",
-    "BOOLEAN": "boolean",
-    "DATE": "date",
-    "BIGINT": "bigint",
-    "INTEGER": "int",
-    "UTINYINT": "smallint",
-    "USMALLINT": "int",
-    "UINTEGER": "bigint",
-    "UBIGINT": "decimal(20,0)",
-}
 _RESPONDER_PATTERN = r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^/?#@]*@)?(\[[^\]]*\]|[^/?#:]*)"
-_ESCAPED_BYTE = r"\\x([0-9a-fA-F]{2})"
 
 
 @dataclass(frozen=True)
@@ -228,159 +204,22 @@ def _numbered_lines(spark: SparkSession, meta: DataFrame, uris: list[str]) -> Da
     files always are; plain files are only split when larger than the split size,
     which `_unsplit_plain_files` raises above the largest of them.
     """
-    from pyspark.sql import functions as F
-
     _unsplit_plain_files(spark, uris)
     lines = (
         spark.read.text(uris)
-        .withColumn("_uri", F.input_file_name())
-        .withColumn("_rid", F.monotonically_increasing_id())
+        .withColumn("_uri", sf.input_file_name())
+        .withColumn("_rid", sf.monotonically_increasing_id())
     )
-    firsts = lines.groupBy("_uri").agg(F.min("_rid").alias("_first"))
-    context = F.broadcast(firsts.join(F.broadcast(meta), "_uri", "right"))
+    firsts = lines.groupBy("_uri").agg(sf.min("_rid").alias("_first"))
+    context = sf.broadcast(firsts.join(sf.broadcast(meta), "_uri", "right"))
     numbered = lines.join(context, "_uri").withColumn(
-        "line_no", (F.col("_rid") - F.col("_first") + 1).cast("int")
+        "line_no", (sf.col("_rid") - sf.col("_first") + 1).cast("int")
     )
 
     return numbered.where(
-        (F.col("line_no") > F.col("header_lines"))
-        & (F.col("line_no") <= F.col("header_lines") + F.col("data_lines"))
+        (sf.col("line_no") > sf.col("header_lines"))
+        & (sf.col("line_no") <= sf.col("header_lines") + sf.col("data_lines"))
     )
-
-
-def _only_chars(raw: Column, pattern: str) -> Column:
-    return raw.rlike(f"^[{pattern}]*$")
-
-
-def _count_bad(f: logformat.Field, raw: Column) -> Column:
-    from pyspark.sql import functions as F
-
-    limit = _UNSIGNED_MAX.get(f.duckdb_type) or _SIGNED_MAX[f.duckdb_type]
-    number = raw.try_cast("decimal(38,0)")
-
-    return ~_only_chars(raw, "0-9") | number.isNull() | (number > F.lit(Decimal(limit)))
-
-
-def _field_checks(f: logformat.Field, params: dict[str, Any]) -> list[tuple[Column, str]]:
-    """(condition that makes the raw value bad, reason) pairs, as ingestion's `_checks`."""
-    from pyspark.sql import functions as F
-
-    raw = F.col(f"r_{f.name}")
-    is_set = raw != "-"
-    out: list[tuple[Column, str]] = []
-    if f.name in logformat.REQUIRED_FIELDS:
-        out.append((raw == "-", "required field is unset"))
-    if f.zeek_type == "time":
-        value = raw.try_cast("double")
-        bad = (
-            ~_only_chars(raw, "0-9.")
-            | value.isNull()
-            | ~value.between(params["time_min"], params["time_max"])
-        )
-        out.append((is_set & bad, "bad time value"))
-    elif f.zeek_type == "count":
-        reason = f"bad count value (not a {f.duckdb_type})"
-        out.append((is_set & _count_bad(f, raw), reason))
-        if f.name == "http_status":
-            status = raw.try_cast("int")
-            out.append((is_set & ~status.between(100, 599), "out of range"))
-        if f.name == "bytes":
-            out.append((is_set & (raw.try_cast("bigint") > params["bytes_max"]), "out of range"))
-    elif f.zeek_type == "interval":
-        value = raw.try_cast("double")
-        bad = ~_only_chars(raw, "0-9.") | value.isNull() | (value > params["latency_max"])
-        out.append((is_set & bad, "bad or out-of-range interval value"))
-    elif f.zeek_type == "bool":
-        out.append((is_set & ~raw.isin("T", "F"), "bad bool value (not T or F)"))
-    elif f.allowed is not None:
-        out.append((is_set & ~raw.isin(*params[f"enum_{f.name}"]), "not an allowed value"))
-    elif f"pattern_{f.name}" in params:
-        pattern = f"^(?:{params[f'pattern_{f.name}']})$"
-        out.append((is_set & ~raw.rlike(pattern), "malformed hex digest or serial"))
-
-    return out
-
-
-def _problem(params: dict[str, Any]) -> tuple[Column, Column]:
-    """The first problem of a line and the field it is in (NULL for a good line).
-
-    One CASE picks the number of the first rule that fires; reason and field are
-    then looked up by that number, so the long rule list is evaluated once per line.
-    """
-    from pyspark.sql import functions as F
-
-    line = F.col("value")
-    expected = F.when(F.col("version") == 1, params["field_count_v1"]).otherwise(
-        params["field_count_v2"]
-    )
-    rules: list[tuple[Column, str | None, str | None]] = [
-        (F.col("forced_reason").isNotNull(), None, None),
-        (line.isNull() | (line == ""), "empty line", None),
-        (line.startswith("#"), "unexpected directive line", None),
-        (F.col("n_fields") != expected, None, None),
-    ]
-    for f in _ALL_FIELDS:
-        for condition, reason in _field_checks(f, params):
-            rules.append((condition, reason, f.name))
-    rules.append((F.col("responder") == "", "url has no host", "url"))
-
-    # A NULL condition (a v2 field of a v1 line) is not a problem, as in SQL CASE.
-    first = F.when(F.coalesce(rules[0][0], F.lit(False)), 1)
-    for number, (condition, _, _) in enumerate(rules[1:], start=2):
-        first = first.when(F.coalesce(condition, F.lit(False)), number)
-    rule = F.col("_rule")
-    reasons = F.array(*[F.lit(r or "") for _, r, _ in rules])
-    fields = F.array(*[F.lit(f).cast("string") for _, _, f in rules])
-    reason = (
-        F.when(rule.isNull(), None)
-        .when(rule == 1, F.col("forced_reason"))
-        .when(rule == 4, F.format_string("expected %d fields, got %d", expected, "n_fields"))
-        .otherwise(F.element_at(reasons, rule))
-    )
-    field = F.when(rule == 1, F.col("forced_field")).otherwise(F.element_at(fields, rule))
-
-    return first, F.struct(reason.alias("reason"), field.alias("field"))
-
-
-def _unescape(raw: Column) -> Column:
-    """logformat.unescape in Spark SQL: `\\xHH` escapes become the characters they name.
-
-    Percent signs and plus signs are protected first so `url_decode` only turns
-    the former escapes back. Escapes above 0x7f never come from the log writer
-    (it escapes control characters and the backslash only).
-    """
-    from pyspark.sql import functions as F
-
-    protected = F.replace(F.replace(raw, F.lit("%"), F.lit("%25")), F.lit("+"), F.lit("%2B"))
-    decoded = F.try_url_decode(F.regexp_replace(protected, _ESCAPED_BYTE, "%$1"))
-
-    return (
-        F.when(raw == "(empty)", F.lit(""))
-        .when(raw.contains("\\"), F.coalesce(decoded, raw))
-        .otherwise(raw)
-    )
-
-
-def _typed(f: logformat.Field) -> Column:
-    """The typed value of one field of a good line, as ingestion's `_value`."""
-    from pyspark.sql import functions as F
-
-    raw = F.col(f"r_{f.name}")
-    if f.zeek_type == "time":
-        millis = F.round(raw.try_cast("double") * 1000).try_cast("bigint")
-        typed = F.timestamp_millis(millis).cast("timestamp_ntz")
-    elif f.zeek_type in {"count", "interval"}:
-        typed = raw.try_cast(_SPARK_TYPE[f.duckdb_type])
-    elif f.zeek_type == "bool":
-        typed = raw == "T"
-    elif f.allowed is not None:
-        typed = raw
-    else:
-        typed = _unescape(raw)
-    if f.optin_only:
-        typed = F.when(F.col("ee_optin"), typed)
-
-    return F.when(raw != "-", typed).cast(_SPARK_TYPE[f.duckdb_type])
 
 
 def parse_lines(
@@ -391,34 +230,32 @@ def parse_lines(
     known_issuers: Collection[str],
 ) -> DataFrame:
     """Numbered, split and classified lines: raw fields plus `reason` and `field`."""
-    from pyspark.sql import functions as F
-
     params = parse_sql.parse_parameters()
     lines = _numbered_lines(spark, meta, uris)
     if forced is not None:
-        lines = lines.join(F.broadcast(forced), ["file_id", "line_no"], "left")
+        lines = lines.join(sf.broadcast(forced), ["file_id", "line_no"], "left")
     else:
         lines = lines.select(
             "*",
             *(
-                F.lit(None).cast("string").alias(c)
+                sf.lit(None).cast("string").alias(c)
                 for c in ("forced_reason", "forced_field", "forced_raw")
             ),
         )
 
-    parts = F.split(F.col("value"), "\t", -1)
-    n_fields = F.size(parts)
+    parts = sf.split(sf.col("value"), "\t", -1)
+    n_fields = sf.size(parts)
     raws = [
-        F.when(n_fields >= _POSITION[f.name], F.element_at(parts, _POSITION[f.name])).alias(
+        sf.when(n_fields >= _POSITION[f.name], sf.element_at(parts, _POSITION[f.name])).alias(
             f"r_{f.name}"
         )
         for f in _ALL_FIELDS
     ]
     lines = lines.select("*", n_fields.alias("n_fields"), *raws)
-    url = F.col("r_url")
-    responder = F.lower(F.regexp_extract(url, _RESPONDER_PATTERN, 1))
-    lines = lines.withColumn("responder", F.when(url.isNotNull() & (url != "-"), responder))
-    first, problem = _problem(params)
+    url = sf.col("r_url")
+    responder = sf.lower(sf.regexp_extract(url, _RESPONDER_PATTERN, 1))
+    lines = lines.withColumn("responder", sf.when(url.isNotNull() & (url != "-"), responder))
+    first, problem = problem_columns(params)
     issuers = spark.createDataFrame([(i,) for i in sorted(known_issuers)], "_issuer string")
 
     return (
@@ -426,11 +263,11 @@ def parse_lines(
         .select("*", problem.alias("_problem"))
         .select(
             "*",
-            F.col("_problem.reason").alias("reason"),
-            F.col("_problem.field").alias("field"),
-            F.coalesce(F.col("forced_raw"), F.col("value")).alias("raw_line"),
+            sf.col("_problem.reason").alias("reason"),
+            sf.col("_problem.field").alias("field"),
+            sf.coalesce(sf.col("forced_raw"), sf.col("value")).alias("raw_line"),
         )
-        .join(F.broadcast(issuers), F.col("r_issuer_sha1") == F.col("_issuer"), "left")
+        .join(sf.broadcast(issuers), sf.col("r_issuer_sha1") == sf.col("_issuer"), "left")
     )
 
 
@@ -441,55 +278,49 @@ def classified_frame(parsed: DataFrame) -> DataFrame:
     Spark's ANSI mode never sees a malformed value; the raw text is only kept for
     bad lines, which keeps the persisted frame small.
     """
-    from pyspark.sql import functions as F
-
     params = parse_sql.parse_parameters()
     tolerance = int(params["skew_tolerance"].total_seconds())
-    good = F.col("reason").isNull()
-    values: dict[str, Column] = {f.name: _typed(f) for f in _ALL_FIELDS}
+    good = sf.col("reason").isNull()
+    values: dict[str, Column] = {f.name: typed_value(f) for f in _ALL_FIELDS}
     ts = values["ts"]
-    day_start = F.col("day").cast("timestamp_ntz")
-    values["responder"] = F.col("responder")
-    values["skew_flag"] = (ts < day_start - F.expr(f"INTERVAL {tolerance} SECONDS")) | (
-        ts >= day_start + F.expr(f"INTERVAL {86400 + tolerance} SECONDS")
+    day_start = sf.col("day").cast("timestamp_ntz")
+    values["responder"] = sf.col("responder")
+    values["skew_flag"] = (ts < day_start - sf.expr(f"INTERVAL {tolerance} SECONDS")) | (
+        ts >= day_start + sf.expr(f"INTERVAL {86400 + tolerance} SECONDS")
     )
-    values["unknown_issuer"] = F.col("_issuer").isNull()
+    values["unknown_issuer"] = sf.col("_issuer").isNull()
     context = ("file_id", "line_no", "client", "day", "failure_mode", "region", "timeout_ms")
     columns = []
     for name, kind in CHECK_COLUMNS:
-        value = F.col(name) if name in context else F.when(good, values[name])
-        columns.append(value.cast(_SPARK_TYPE[kind.split()[0]]).alias(name))
+        value = sf.col(name) if name in context else sf.when(good, values[name])
+        columns.append(value.cast(SPARK_TYPE[kind.split()[0]]).alias(name))
 
     return parsed.select(
         *columns,
-        F.col("is_current"),
-        F.col("reason"),
-        F.col("field"),
-        F.when(~good, F.col("raw_line")).alias("raw_line"),
+        sf.col("is_current"),
+        sf.col("reason"),
+        sf.col("field"),
+        sf.when(~good, sf.col("raw_line")).alias("raw_line"),
     )
 
 
 def checks_frame(classified: DataFrame) -> DataFrame:
     """The good lines of current files as rows of `checks` (docs/warehouse.md)."""
-    from pyspark.sql import functions as F
-
-    current = classified.where(F.col("reason").isNull() & F.col("is_current"))
+    current = classified.where(sf.col("reason").isNull() & sf.col("is_current"))
 
     return current.select(*(name for name, _ in CHECK_COLUMNS))
 
 
 def quarantine_frame(classified: DataFrame, files: pd.DataFrame) -> DataFrame:
     """The rejected lines as rows of the warehouse's `quarantine` table."""
-    from pyspark.sql import functions as F
-
     paths = classified.sparkSession.createDataFrame(
         [(int(i), str(p)) for i, p in zip(files["file_id"], files["path"], strict=True)],
         "file_id bigint, path string",
     )
 
     return (
-        classified.where(F.col("reason").isNotNull())
-        .join(F.broadcast(paths), "file_id")
+        classified.where(sf.col("reason").isNotNull())
+        .join(sf.broadcast(paths), "file_id")
         .select("file_id", "path", "line_no", "raw_line", "field", "reason")
     )
 
@@ -512,8 +343,11 @@ def parse_logs(
     `quarantine_dir` as Parquet when given. `pki_dirs` hold the issuer certificates
     that decide `unknown_issuer`.
     """
-    from pyspark import StorageLevel
-    from pyspark.sql import functions as F
+    if is_connect(spark):
+        raise ValueError(
+            "raw-log parsing needs a classic Spark session (local or cluster master): the "
+            "per-file prescan runs Python tasks, which Spark Connect clients cannot submit"
+        )
 
     started = time.perf_counter()
     scans = prescan_files(spark, discover(inputs), staging_dir)
@@ -529,13 +363,13 @@ def parse_logs(
     # quarantine then read it instead of decompressing and classifying again.
     classified = classified_frame(parsed).persist(StorageLevel.DISK_ONLY)
     try:
-        good = F.col("reason").isNull()
+        good = sf.col("reason").isNull()
         with quiet_pyspark_warnings():
             counts = (
                 classified.groupBy("file_id")
                 .agg(
-                    F.count(F.when(good, 1)).alias("rows_loaded"),
-                    F.count(F.when(~good, 1)).alias("rows_quarantined"),
+                    sf.count(sf.when(good, 1)).alias("rows_loaded"),
+                    sf.count(sf.when(~good, 1)).alias("rows_quarantined"),
                 )
                 .toPandas()
             )

@@ -92,11 +92,11 @@ def to_spark_sql(name: str, sql: str) -> str:
     one statement (each shared query must be a single SELECT).
     """
     try:
-        statements = sqlglot.parse(sql, read=SOURCE_DIALECT)
+        parsed = sqlglot.parse(sql, read=SOURCE_DIALECT)
     except sqlglot.errors.SqlglotError as exc:
         raise SparkSQLError(name, f"cannot parse as DuckDB SQL: {exc}") from exc
 
-    statements = [s for s in statements if s is not None]
+    statements = [s for s in parsed if s is not None]
     if len(statements) != 1:
         raise SparkSQLError(name, f"expected one statement, got {len(statements)}")
 

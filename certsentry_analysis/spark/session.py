@@ -54,6 +54,16 @@ def java_available() -> bool:
     return shutil.which("java") is not None
 
 
+def launched_by_spark_submit() -> bool:
+    """True when this Python process is the driver spark-submit started (it set the gateway)."""
+    return "PYSPARK_GATEWAY_PORT" in os.environ
+
+
+def is_connect(session: SparkSession) -> bool:
+    """True for a Spark Connect session (no SparkContext, no RDDs on the client)."""
+    return type(session).__module__.startswith("pyspark.sql.connect")
+
+
 def is_local(master: str) -> bool:
     """True for `local`, `local[N]` and `local[*]` masters."""
     return master == "local" or master.startswith("local[")
@@ -109,13 +119,16 @@ def create_session(
     if master.startswith(CONNECT_SCHEME):
         # A Connect server owns its JVM: driver-side JVM settings do not apply there.
         builder = builder.remote(master)
+    elif launched_by_spark_submit():
+        # spark-submit already chose the master and sized the driver; keep its choice.
+        log.info("running under spark-submit: ignoring master %s", master)
     else:
         builder = builder.master(master).config("spark.driver.memory", driver_memory)
     for key, value in settings.items():
         builder = builder.config(key, value)
     with quiet_pyspark_warnings():
         session = builder.getOrCreate()
-    if not master.startswith(CONNECT_SCHEME):
+    if not is_connect(session):
         # Failed queries raise in Python anyway; at ERROR the JVM also dumps each one as a
         # multi-kilobyte JSON stack trace on stderr.
         session.sparkContext.setLogLevel("FATAL")
