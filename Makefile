@@ -20,8 +20,15 @@ ANALYZED := $(PROCESSED)/.analyzed-$(SCENARIO)
 REPORT := reports/certsentry-report.pdf
 BRIEFING := reports/policy-briefing.pdf
 
-PACKAGE_SOURCES := $(shell find certsentry_analysis -name '*.py' -o -name '*.toml' -o -name '*.typ')
-TEMPLATES := $(wildcard certsentry_analysis/report/templates/*.typ)
+# Each stage rebuilds when its own code changes, not when any code changes.
+SIMULATOR_SOURCES := $(shell find certsentry_analysis/simulate certsentry_analysis/scenarios \
+	-name '*.py' -o -name '*.toml') certsentry_analysis/logformat.py
+INGEST_SOURCES := $(shell find certsentry_analysis/ingest -name '*.py') certsentry_analysis/logformat.py
+ANALYSIS_SOURCES := $(shell find certsentry_analysis/stats certsentry_analysis/breakage \
+	certsentry_analysis/revocation -name '*.py') certsentry_analysis/rollups.py \
+	certsentry_analysis/analysis.py
+DOCUMENT_SOURCES := $(shell find certsentry_analysis/report certsentry_analysis/figures \
+	-name '*.py' -o -name '*.typ')
 
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYSPARK_PYTHON ?= $(abspath $(PY))
@@ -42,30 +49,33 @@ $(STAMP): pyproject.toml constraints.txt
 
 setup: $(STAMP) ## Create .venv with every pinned dependency (fast when done)
 
-$(RAW)/manifest.json: $(STAMP)
+$(RAW)/manifest.json: $(STAMP) $(SIMULATOR_SOURCES)
+	rm -rf $(RAW)
 	$(CERTSENTRY) simulate --scenario $(SCENARIO) --seed $(SEED) --out $(RAW)
 
 data: $(RAW)/manifest.json ## Simulate the default scenario into data/raw/
 
-$(INGESTED): $(RAW)/manifest.json
+$(INGESTED): $(RAW)/manifest.json $(INGEST_SOURCES)
+	@# The warehouse is derived data: rebuild it whole when its inputs change.
+	rm -rf $(DB) $(DB).wal $(PROCESSED)/checks $(PROCESSED)/.ingested-* $(PROCESSED)/.analyzed-*
 	$(CERTSENTRY) ingest $(RAW)/logs --pki $(RAW)/pki --db $(DB)
 	@touch $@
 
 ingest: $(INGESTED) ## Load data/raw/ logs into the DuckDB warehouse (data/processed/)
 
-$(ANALYZED): $(INGESTED) $(PACKAGE_SOURCES)
+$(ANALYZED): $(INGESTED) $(ANALYSIS_SOURCES)
 	$(CERTSENTRY) analyze --db $(DB) --raw $(RAW)
 	$(CERTSENTRY) hardfail --db $(DB) > $(PROCESSED)/hardfail-$(SCENARIO).txt
 	@touch $@
 
 analyze: $(ANALYZED) ## Compute statistics, breakage and CRLSet tables into the warehouse
 
-$(REPORT): $(ANALYZED) $(TEMPLATES)
+$(REPORT): $(ANALYZED) $(DOCUMENT_SOURCES)
 	$(CERTSENTRY) report --db $(DB) --raw $(RAW) --out $@
 
 report: $(REPORT) ## Build reports/certsentry-report.pdf from nothing (env, data, ingest, analysis)
 
-$(BRIEFING): $(ANALYZED) $(TEMPLATES)
+$(BRIEFING): $(ANALYZED) $(DOCUMENT_SOURCES)
 	$(CERTSENTRY) briefing --db $(DB) --raw $(RAW) --out $@
 
 briefing: $(BRIEFING) ## Build reports/policy-briefing.pdf

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -255,7 +256,7 @@ def test_cli_simulates_into_the_given_folder(
 
 
 def test_best_ca_world_is_paired_with_the_baseline(tmp_path: Path) -> None:
-    small = {"clients": 8, "days": 1, "sites__count": 300, "pki__crl_kb_max": 5.0}
+    small: dict[str, Any] = {"clients": 8, "days": 1, "sites__count": 300, "pki__crl_kb_max": 5.0}
     key = ["client_id", "chain_id", "site_rank"]
     frames = []
     for name in ("baseline-2012", "best-ca-world"):
