@@ -55,6 +55,11 @@ class Paths:
         return self.raw / scenario
 
 
+def scenario() -> str:
+    """The scenario whose raw data notebooks and commands use by default."""
+    return os.environ.get("CERTSENTRY_SCENARIO", DEFAULT_SCENARIO)
+
+
 def paths() -> Paths:
     """Resolve the project's paths, honouring CERTSENTRY_* environment overrides."""
     data = _path_from_env("CERTSENTRY_DATA", PROJECT_ROOT / "data")

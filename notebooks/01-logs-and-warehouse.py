@@ -30,7 +30,6 @@
 
 # %%
 import logging
-import os
 
 import duckdb
 import pandas as pd
@@ -42,7 +41,7 @@ from certsentry_analysis.stats.suppression import suppress
 
 logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s", force=True)
 paths = config.paths()
-SCENARIO = os.environ.get("CERTSENTRY_SCENARIO", config.DEFAULT_SCENARIO)
+SCENARIO = config.scenario()
 RAW_DIR = paths.scenario_dir(SCENARIO)
 DB = paths.database
 # Ingestion writes the Parquet copy next to the warehouse it fills.

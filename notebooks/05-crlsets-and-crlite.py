@@ -28,7 +28,6 @@
 # %%
 # %matplotlib inline
 import logging
-import os
 from datetime import UTC
 from pathlib import Path
 
@@ -41,7 +40,7 @@ from certsentry_analysis.revocation import crlset, crlset_build
 
 logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s", force=True)
 paths = config.paths()
-SCENARIO = os.environ.get("CERTSENTRY_SCENARIO", config.DEFAULT_SCENARIO)
+SCENARIO = config.scenario()
 RAW_DIR = paths.scenario_dir(SCENARIO)
 DB = paths.database
 con = duckdb.connect(str(DB), read_only=True)

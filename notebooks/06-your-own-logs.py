@@ -25,7 +25,6 @@
 
 # %%
 import logging
-import os
 from pathlib import Path
 
 import duckdb
@@ -37,7 +36,7 @@ from certsentry_analysis.report.tables import unsuppressed
 
 logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s", force=True)
 paths = config.paths()
-SCENARIO = os.environ.get("CERTSENTRY_SCENARIO", config.DEFAULT_SCENARIO)
+SCENARIO = config.scenario()
 
 # %% [markdown]
 # ## Point it at your data
