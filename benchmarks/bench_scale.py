@@ -61,11 +61,15 @@ print(summary.rows_loaded)
 """
 
 
-def _tree_rss(process: psutil.Process) -> int:
+def _tree_sample(process: psutil.Process, cpu: dict[int, float]) -> int:
+    """Resident bytes of the process tree; records each member's CPU seconds in `cpu`."""
     total = 0
     for proc in [process, *process.children(recursive=True)]:
         try:
             total += proc.memory_info().rss
+            times = proc.cpu_times()
+            cpu[proc.pid] = times.user + times.system + times.children_user
+            cpu[proc.pid] += times.children_system
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
 
@@ -81,6 +85,7 @@ def measure(command: list[str], log_path: Path) -> dict[str, float]:
         PYSPARK_PYTHON=sys.executable,
     )
     peak = 0
+    cpu: dict[int, float] = {}
     started = time.perf_counter()
     with log_path.open("w") as log:
         child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -91,7 +96,7 @@ def measure(command: list[str], log_path: Path) -> dict[str, float]:
             nonlocal peak
             while not done.is_set():
                 try:
-                    peak = max(peak, _tree_rss(process))
+                    peak = max(peak, _tree_sample(process, cpu))
                 except psutil.NoSuchProcess:
                     return
                 done.wait(0.2)
@@ -106,7 +111,14 @@ def measure(command: list[str], log_path: Path) -> dict[str, float]:
         tail = log_path.read_text(errors="replace")[-2000:]
         raise RuntimeError(f"{' '.join(command)} failed with exit code {code}:\n{tail}")
 
-    return {"seconds": round(seconds, 2), "peak_rss_mb": round(peak / 2**20, 1)}
+    # CPU seconds of every process seen in the tree (last sample, so up to 0.2 s per
+    # process is missed): a fairer measure than wall time on a machine shared with
+    # other jobs, as this one was.
+    return {
+        "seconds": round(seconds, 2),
+        "cpu_s": round(sum(cpu.values()), 1),
+        "peak_rss_mb": round(peak / 2**20, 1),
+    }
 
 
 def _label(size: float) -> str:
@@ -286,9 +298,11 @@ def render(results: dict[str, Any], command: str) -> str:
         "World: scenario `baseline-2012` (seed 7), 14 days, the client count scaled to reach",
         "each size. Every step runs as its own process; time is wall-clock, memory the",
         "peak resident set of the step's whole process tree (driver, JVM and Python workers",
-        "for Spark), sampled every 0.2 s. `load` is the machine's 1-minute load average",
-        "when the step ended: the machine was shared with other jobs while this ran, so",
-        "absolute times are pessimistic; compare rows within one run.",
+        "for Spark), sampled every 0.2 s; `CPU s` the user and system seconds of that tree",
+        "(recorded from the second run of the script on; `-` where not recorded). `load` is",
+        "the machine's 1-minute load average when the step ended: the machine was shared",
+        "with other jobs while this ran (load 10-18 on 2 cores), so wall times are far",
+        "above what an idle machine gives; compare rows within one run.",
         "",
         "## Machine",
         "",
@@ -296,17 +310,22 @@ def render(results: dict[str, Any], command: str) -> str:
         "",
         "## Steps",
         "",
-        "| target | checks | files | step | engine | seconds | checks/s | peak RSS MB | load |",
-        "| --- | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: |",
+        "| target | checks | files | step | engine | seconds | CPU s | checks/s | peak RSS MB "
+        "| load |",
+        "| --- | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for label, entry in sorted(results.items(), key=lambda kv: kv[1]["target_rows"]):
         rows = entry.get("rows", 0)
-        for key, m in entry.get("steps", {}).items():
-            step, engine = key.split("/")
+        measured = entry.get("steps", {})
+        for step, engine in STEPS:
+            m = measured.get(f"{step}/{engine}")
+            if m is None:
+                continue
             rate = f"{rows / m['seconds']:,.0f}" if rows and m["seconds"] else "-"
             lines.append(
                 f"| {label} | {rows:,} | {entry.get('files', 0):,} | {step} | {engine} | "
-                f"{m['seconds']:.1f} | {rate} | {m['peak_rss_mb']:,.0f} | "
+                f"{m['seconds']:.1f} | {m.get('cpu_s', '-')} | {rate} | "
+                f"{m['peak_rss_mb']:,.0f} | "
                 f"{m.get('load_avg_1m', '-')} |"
             )
     lines += [

@@ -29,8 +29,6 @@ def test_duckdb_rollup_command_writes_every_rollup(
 
 
 def test_rollup_command_refuses_logs_without_spark(tiny_db: Path, tmp_path: Path) -> None:
-    code = main(
-        ["rollup", "--engine", "duckdb", "--db", str(tiny_db), "--logs", str(tmp_path)]
-    )
+    code = main(["rollup", "--engine", "duckdb", "--db", str(tiny_db), "--logs", str(tmp_path)])
 
     assert code == 2

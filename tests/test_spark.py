@@ -178,3 +178,31 @@ def test_exact_quantiles_stay_exact_on_spark() -> None:
     assert "PERCENTILE(x, 0.9)" in spark_sql
     assert "PERCENTILE_DISC(0.25) WITHIN GROUP (ORDER BY x" in spark_sql
     assert "APPROX" not in spark_sql.upper()
+
+
+def test_breakage_reductions_equal_on_both_engines(spark: SparkSession, tiny_db: Path) -> None:
+    from certsentry_analysis.breakage import validations
+    from certsentry_analysis.spark.queries import run_breakage_spark
+
+    got = run_breakage_spark(spark, tiny_db.parent / "checks", fallback=True)
+    current = {validations.CHECKS: "current_checks"}
+    keys = {
+        "breakage_positions": ["client", "chain_id", "chain_pos"],
+        "breakage_validations": ["client", "chain_id"],
+        "breakage_attempts": ["responder", "failed", "lat_bin"],
+    }
+    with duckdb.connect(str(tiny_db), read_only=True) as con:
+        positions_sql = validations.positions_sql(fallback=True, drop_client_side=False)
+        positions = con.execute(validations.render(positions_sql, current)).df()
+        con.register(validations.POSITIONS, positions)
+        expected = {
+            "breakage_positions": positions,
+            "breakage_validations": con.execute(validations.validations_sql(scoped=False)).df(),
+            "breakage_attempts": con.execute(
+                validations.render(validations.attempts_sql(drop_client_side=False), current)
+            ).df(),
+        }
+
+    for name, frame in expected.items():
+        assert len(frame) > 0, name
+        assert table_differences(frame, got[name], keys[name]) == [], name

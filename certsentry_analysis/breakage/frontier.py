@@ -111,15 +111,24 @@ def frontier_by_ca(world: World, policy: Policy, budget: Budget, side: ClientSid
     variant = world.variant(base.fallback_to_crl, side)
     frame = sql.load_validations(world.con, variant.table, ca_scope(world))
     vals = validations_arrays(frame, world.pop, variant.retry)
-    org_of = dict(zip(world.issuers["issuer_sha1"], world.issuers["organization"], strict=True))
-    pos_org = np.array([org_of.get(i) for i in variant.arrays.issuer], dtype=object)
+    orgs = sorted(set(frame["scope_key"].dropna()))
+    # Organisations as integer codes (-1: none), so each CA's masks are integer compares.
+    code_of = {org: k for k, org in enumerate(orgs)}
+    issuer_code = {
+        i: code_of.get(o, -1)
+        for i, o in zip(world.issuers["issuer_sha1"], world.issuers["organization"], strict=True)
+    }
+    issuer_idx, issuers = pd.factorize(variant.arrays.issuer)  # -1 (no issuer) maps to -1
+    pos_org = np.array([*(issuer_code.get(i, -1) for i in issuers), -1])[issuer_idx]
+    key_idx, keys = pd.factorize(vals.scope_key)
+    val_org = np.array([*(code_of.get(k, -1) for k in keys), -1])[key_idx]
     grid, G = world.grid, world.pop.size
     rows = []
-    for org in sorted(set(frame["scope_key"].dropna())):
-        mine = vals.select(vals.scope_key == org)
+    for code, org in enumerate(orgs):
+        mine = vals.select(val_org == code)
         clients = len(np.unique(mine.client))
         m = breakage_matrices(
-            base, world.pop, mine, variant.arrays, pos_org == org, grid, variant.retry
+            base, world.pop, mine, variant.arrays, pos_org == code, grid, variant.retry
         )
         own_den = np.bincount(mine.client[mine.client >= 0], minlength=G).astype(np.float64)
         own, own_low, own_high = ratio_interval(m["validation"], own_den, world.weights)

@@ -57,18 +57,45 @@ class Population:
         """Number of clients."""
         return len(self.clients)
 
-    def client_index(self, client: pd.Series) -> np.ndarray:
+    def client_index(self, client: pd.Series | np.ndarray) -> np.ndarray:
         """Index of each client in `clients` (-1 when unknown)."""
-        return np.asarray(pd.Categorical(client, categories=self.clients).codes, dtype=np.int64)
+        # Look up the few distinct clients, then spread their indices (no per-row hashing
+        # into a new categorical).
+        codes, distinct = pd.factorize(np.asarray(client, dtype=object))
+        found = pd.Index(self.clients, dtype=object).get_indexer(distinct)
+
+        return np.append(found, -1).astype(np.int64)[codes]
 
     def client_day_index(self, client: pd.Series, day: pd.Series) -> np.ndarray:
         """Index of each (client, day) in `cd_keys` (-1 when unknown)."""
-        keys = pd.DataFrame({"client": client.to_numpy(), "day": pd.to_datetime(day).to_numpy()})
-        merged = keys.merge(
-            self.cd_keys[["client", "day", "cd"]], how="left", on=["client", "day"]
-        )
+        client_idx = self.client_index(client)
+        days = _day_numbers(day)
+        known = self.cd_keys["client_idx"].to_numpy(dtype=np.int64)
+        table = _pair_keys(known, _day_numbers(self.cd_keys["day"]))
+        order = np.argsort(table, kind="stable")
+        wanted = _pair_keys(client_idx, days)
+        at = np.minimum(np.searchsorted(table[order], wanted), max(len(table) - 1, 0))
+        hit = (client_idx >= 0) & (days != _NO_DAY) & (len(table) > 0)
+        if len(table):
+            hit &= table[order][at] == wanted
 
-        return merged["cd"].fillna(-1).to_numpy(dtype=np.int64)
+        return np.where(hit, order[at] if len(table) else -1, -1).astype(np.int64)
+
+
+_NO_DAY = np.iinfo(np.int64).min
+
+
+def _day_numbers(day: pd.Series | np.ndarray) -> np.ndarray:
+    """Days since the epoch as int64 (_NO_DAY for missing days)."""
+    values = pd.to_datetime(pd.Series(np.asarray(day))).to_numpy(dtype="datetime64[ns]")
+    numbers = values.astype(np.int64) // np.int64(86_400 * 10**9)
+
+    return np.where(np.isnat(values), _NO_DAY, numbers)
+
+
+def _pair_keys(client_idx: np.ndarray, days: np.ndarray) -> np.ndarray:
+    """One int64 per (client index, day): days fit in 2**24 around the epoch."""
+    return client_idx.astype(np.int64) * np.int64(1 << 25) + (days & np.int64((1 << 25) - 1))
 
 
 def population(positions: pd.DataFrame) -> Population:
@@ -150,9 +177,11 @@ class RetryModel:
 
     def index(self, responder: pd.Series) -> np.ndarray:
         """Row of each responder (the pooled row when unknown or null)."""
-        codes = self.responders.get_indexer(responder.fillna("").to_numpy())
+        codes, distinct = pd.factorize(responder.to_numpy(dtype=object))  # null: -1
+        found = self.responders.get_indexer([*distinct, ""])  # null reads as ""
+        rows = np.where(found < 0, len(self.responders), found)
 
-        return np.where(codes < 0, len(self.responders), codes)
+        return rows[codes]
 
 
 def _binned_within(

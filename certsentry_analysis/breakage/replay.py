@@ -149,16 +149,28 @@ def breakage_matrices(
 
     columns = _grid_columns(grid, retry)
     p_resp = pos.responder[p_mask]
+    # Only components failing at the smallest T can fail at a larger one (the grid is
+    # sorted), so each step works on the survivors of the previous one. Components that
+    # do not fail contribute exact zeros to the sums, so the results are unchanged.
+    v_idx = np.flatnonzero(keep & (np.maximum(leaf, upper) > grid.min()))
+    p_idx = np.flatnonzero(p_crit > grid.min())
     with np.errstate(divide="ignore"):
-        for j, T in enumerate(grid):
-            a_leaf = component_failure(leaf, vals.responder_leaf, T, columns[j], policy, retry)
-            a_upper = component_failure(upper, vals.responder_upper, T, columns[j], policy, retry)
-            broken = (1.0 - (1.0 - a_leaf) * (1.0 - a_upper))[keep]
-            out["validation"][:, j] = np.bincount(vals.client[keep], broken, minlength=G)
-            log_intact = np.bincount(vals.client_day[keep], np.log1p(-broken), minlength=n_cd)
+        for j in np.argsort(grid, kind="stable"):
+            T = grid[j]
+            v_idx = v_idx[np.maximum(leaf[v_idx], upper[v_idx]) > T]
+            p_idx = p_idx[p_crit[p_idx] > T]
+            a_leaf = component_failure(
+                leaf[v_idx], vals.responder_leaf[v_idx], T, columns[j], policy, retry
+            )
+            a_upper = component_failure(
+                upper[v_idx], vals.responder_upper[v_idx], T, columns[j], policy, retry
+            )
+            broken = 1.0 - (1.0 - a_leaf) * (1.0 - a_upper)
+            out["validation"][:, j] = np.bincount(vals.client[v_idx], broken, minlength=G)
+            log_intact = np.bincount(vals.client_day[v_idx], np.log1p(-broken), minlength=n_cd)
             out["client_day"][:, j] = np.bincount(cd_client, 1.0 - np.exp(log_intact), minlength=G)
-            a_pos = component_failure(p_crit, p_resp, T, columns[j], policy, retry)
-            out["check"][:, j] = np.bincount(p_client, a_pos, minlength=G)
+            a_pos = component_failure(p_crit[p_idx], p_resp[p_idx], T, columns[j], policy, retry)
+            out["check"][:, j] = np.bincount(p_client[p_idx], a_pos, minlength=G)
 
     return out
 

@@ -117,6 +117,7 @@ class World:
     retry: RetryModel
     variants: dict[tuple[bool, ClientSide], Variant] = field(default_factory=dict)
     _validations: dict[tuple[str, ClientSide], Validations] = field(default_factory=dict)
+    _in_scope: dict[tuple[str, ClientSide], np.ndarray] = field(default_factory=dict)
 
     @property
     def attribution_available(self) -> bool:
@@ -151,12 +152,21 @@ class World:
 
     def in_scope(self, policy: Policy, side: ClientSide) -> np.ndarray:
         """Boolean mask over the variant's positions: issuer in the policy's scope."""
-        issuers, _ = self.scope(policy)
-        arrays = self.variant(policy.fallback_to_crl, side).arrays
-        if issuers is None:
-            return np.ones(len(arrays.crit), dtype=bool)
+        key = (f"{policy.scope}:{policy.fallback_to_crl}:{policy.issuer_organizations}", side)
+        if key not in self._in_scope:
+            issuers, _ = self.scope(policy)
+            arrays = self.variant(policy.fallback_to_crl, side).arrays
+            if issuers is None:
+                mask = np.ones(len(arrays.crit), dtype=bool)
+            else:
+                # Test the few distinct issuers, not every position.
+                index, distinct = pd.factorize(arrays.issuer)  # index -1: no issuer
+                chosen = np.array([i in issuers for i in distinct] + [False], dtype=bool)
+                mask = chosen[index]
+            self._in_scope[key] = mask
+            mask.setflags(write=False)
 
-        return np.isin(arrays.issuer, np.array(sorted(issuers), dtype=object))
+        return self._in_scope[key]
 
     def validations(self, policy: Policy, side: ClientSide) -> Validations:
         """Validations reduced over the policy's scope (SQL), as arrays."""

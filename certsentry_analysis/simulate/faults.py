@@ -90,14 +90,16 @@ def make_uploads(
     fault: str,
     rng: np.random.Generator,
     new_id: list[str],
+    n_lines: int | None = None,
 ) -> FileResult:
     """The uploads one client-day becomes under `fault` (`new_id` supplies upload ids).
 
     `head` is the header's line count, `ts_epoch` the rows' logged times (epoch
-    seconds); a file is closed the second after its latest row.
+    seconds); a file is closed the second after its latest row. `n_lines` is the
+    body's line count when the caller knows it (saves a scan of the body).
     """
     closed = _when(int(np.floor(ts_epoch.max())) + 1)
-    n = body.count(b"\n")
+    n = body.count(b"\n") if n_lines is None else n_lines
     line_no = head + 1 + np.arange(n)
     intact = np.ones(n, bool)
     upload_id = new_id.pop(0)

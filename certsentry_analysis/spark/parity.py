@@ -1,12 +1,15 @@
 """Comparing one table as computed by two engines (DuckDB and Spark).
 
 Engines agree on values but not on pandas dtypes: DuckDB hands dates over as
-datetime64 and nullable sums as Int64, Spark as `datetime.date` objects and float64.
+datetime64 and nullable sums as Int64, Spark as `datetime.date` objects, float64 and
+`Decimal` objects.
 `table_differences` normalises those representations and then demands equality:
 exact for integers, dates and strings, and to a relative 1e-9 for floating point.
 """
 
 from __future__ import annotations
+
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
@@ -22,6 +25,14 @@ def _normalised(column: pd.Series) -> pd.Series:
         sample = column.dropna()
         if len(sample) and all(hasattr(v, "isoformat") for v in sample.head(20)):
             return pd.to_datetime(column).astype("datetime64[us]")
+        # Spark hands DECIMAL(20,0) (DuckDB's UBIGINT) over as Decimal objects.
+        if len(sample) and all(isinstance(v, Decimal) for v in sample.head(20)):
+            if all(v == v.to_integral_value() for v in sample):
+                return pd.array([None if pd.isna(v) else int(v) for v in column], dtype="Int64")
+            return column.astype("Float64")
+
+    if pd.api.types.is_integer_dtype(column):
+        return column.astype("Int64")
 
     if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
         values = pd.to_numeric(column).astype("Float64")

@@ -218,3 +218,30 @@ def write_rollups_spark(
     chosen = {name: rollups.ROLLUPS[name] for name in (names or tuple(rollups.ROLLUPS))}
 
     return write_all(spark, chosen, out_dir)
+
+
+def run_breakage_spark(
+    spark: SparkSession, parquet_dir: Path | str, *, fallback: bool = True
+) -> dict[str, pd.DataFrame]:
+    """The breakage replay's engine-neutral reductions on Spark (all checks, no scope).
+
+    Runs `certsentry_analysis.breakage.validations`: positions (kept as the temp view
+    the validations query reads), validations and wire attempts per latency bin.
+    The variants that drop client-side failures or scope by issuer need relations
+    the replay builds in pandas and are not run here.
+    """
+    from certsentry_analysis.breakage import validations
+
+    register_checks(spark, parquet_dir)
+    positions_sql = to_spark_sql(
+        "breakage_positions",
+        validations.positions_sql(fallback=fallback, drop_client_side=False),
+    )
+    spark.sql(positions_sql).createOrReplaceTempView(validations.POSITIONS)
+    queries = {
+        "breakage_positions": f"SELECT * FROM {validations.POSITIONS}",  # noqa: S608
+        "breakage_validations": validations.validations_sql(scoped=False),
+        "breakage_attempts": validations.attempts_sql(drop_client_side=False),
+    }
+
+    return collect_all(spark, queries)

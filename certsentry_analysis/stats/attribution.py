@@ -83,11 +83,15 @@ def _other_responders(targets: pd.DataFrame, evidence: pd.DataFrame, name: str) 
     """Distinct responders other than the target's within the window of each target cell."""
     w = CLIENT_WINDOW_BINS
     ev = evidence[["client", "responder", "bin"]].rename(columns={"responder": "r2"})
-    shifted = pd.concat([ev.assign(bin=ev["bin"] + d) for d in range(-w, w + 1)])
-    hits = targets.merge(shifted.drop_duplicates(), on=["client", "bin"])
+    # Shift the (few) failed target cells over the window, not the (many) evidence cells.
+    t = targets.rename(columns={"bin": "target_bin"})
+    shifted = pd.concat([t.assign(bin=t["target_bin"] + d) for d in range(-w, w + 1)])
+    hits = shifted.merge(ev, on=["client", "bin"])
     hits = hits[hits["r2"] != hits["responder"]]
+    counts = hits.groupby(["client", "responder", "target_bin"])["r2"].nunique()
+    counts.index = counts.index.set_names(_KEY)
 
-    return hits.groupby(_KEY)["r2"].nunique().rename(name)
+    return counts.rename(name)
 
 
 def _day_pattern(cells: pd.DataFrame) -> pd.DataFrame:
