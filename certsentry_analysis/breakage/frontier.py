@@ -14,8 +14,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from certsentry_analysis.breakage import validations as sql
-from certsentry_analysis.breakage.inputs import validations_arrays
+from certsentry_analysis.breakage.inputs import reduce_validations
 from certsentry_analysis.breakage.policy import Policy
 from certsentry_analysis.breakage.replay import breakage_matrices, ratio_interval
 from certsentry_analysis.breakage.world import ClientSide, World
@@ -109,27 +108,21 @@ def frontier_by_ca(world: World, policy: Policy, budget: Budget, side: ClientSid
     """Per CA organisation: hard-fail for its issuers alone, against the budget."""
     base = replace(policy, scope="all", issuer_organizations=())
     variant = world.variant(base.fallback_to_crl, side)
-    frame = sql.load_validations(world.con, variant.table, ca_scope(world))
-    vals = validations_arrays(frame, world.pop, variant.retry)
-    orgs = sorted(set(frame["scope_key"].dropna()))
     # Organisations as integer codes (-1: none), so each CA's masks are integer compares.
+    scope = ca_scope(world)
+    org_of = dict(zip(scope["issuer_sha1"], scope["scope_key"], strict=True))
+    issuer_idx, issuers = pd.factorize(variant.arrays.issuer)  # -1: no issuer
+    issuer_org = [org_of.get(i) for i in issuers]
+    orgs = sorted({o for o in issuer_org if o is not None})
     code_of = {org: k for k, org in enumerate(orgs)}
-    issuer_code = {
-        i: code_of.get(o, -1)
-        for i, o in zip(world.issuers["issuer_sha1"], world.issuers["organization"], strict=True)
-    }
-    issuer_idx, issuers = pd.factorize(variant.arrays.issuer)  # -1 (no issuer) maps to -1
-    pos_org = np.array([*(issuer_code.get(i, -1) for i in issuers), -1])[issuer_idx]
-    key_idx, keys = pd.factorize(vals.scope_key)
-    val_org = np.array([*(code_of.get(k, -1) for k in keys), -1])[key_idx]
+    pos_org = np.array([*(code_of.get(o, -1) for o in issuer_org), -1])[issuer_idx]
     grid, G = world.grid, world.pop.size
     rows = []
     for code, org in enumerate(orgs):
-        mine = vals.select(val_org == code)
+        in_scope = pos_org == code
+        mine = reduce_validations(variant.arrays, in_scope, variant.client_day, org)
         clients = len(np.unique(mine.client))
-        m = breakage_matrices(
-            base, world.pop, mine, variant.arrays, pos_org == code, grid, variant.retry
-        )
+        m = breakage_matrices(base, world.pop, mine, variant.arrays, in_scope, grid, variant.retry)
         own_den = np.bincount(mine.client[mine.client >= 0], minlength=G).astype(np.float64)
         own, own_low, own_high = ratio_interval(m["validation"], own_den, world.weights)
         every, _, _ = ratio_interval(m["validation"], world.pop.validations, world.weights)

@@ -285,3 +285,58 @@ def validations_arrays(frame: pd.DataFrame, pop: Population, retry: RetryModel) 
         failure_mode=frame["failure_mode"].fillna(0).to_numpy(dtype=np.int64),
         scope_key=frame["scope_key"].to_numpy(dtype=object),
     )
+
+
+def reduce_validations(
+    pos: Positions, mask: np.ndarray, client_day: np.ndarray, scope_key: str
+) -> Validations:
+    """validations_sql in numpy: one entry per validation with a position where `mask` holds.
+
+    The same reductions over the positions in `mask` as the SQL (largest end-entity and
+    upper-chain critical times, the responder and issuer of the worst of each, live
+    positions), without another pass over the warehouse or string conversions.
+    `client_day` is each position's index in `Population.cd_keys`. Entries come in
+    validation order; ties between equally bad upper positions go to the last one (the
+    SQL's MAX_BY leaves them to the engine; they only matter for attribution).
+    """
+    idx = np.flatnonzero(mask)
+    numbers, inv = np.unique(pos.validation[idx], return_inverse=True)
+    n = len(numbers)
+    leaf, crit = pos.leaf[idx], pos.crit[idx]
+    rep = np.empty(n, dtype=np.int64)
+    rep[inv] = idx  # any position of each validation: client, day and staple draw agree
+    crit_leaf, crit_upper = np.zeros(n), np.zeros(n)
+    np.maximum.at(crit_leaf, inv[leaf], crit[leaf])
+    np.maximum.at(crit_upper, inv[~leaf], crit[~leaf])
+    # A validation has at most one end entity; without one in scope any position will do.
+    worst_leaf = rep.copy()
+    worst_leaf[inv[leaf]] = idx[leaf]
+    order = np.lexsort((np.where(leaf, -1.0, crit), inv))
+    last = np.r_[inv[order][1:] != inv[order][:-1], True]
+    worst_upper = idx[order[last]]
+    region_codes, regions = pd.factorize(pos.region[idx], sort=True)
+    region = np.full(n, len(regions), dtype=np.int64)
+    np.minimum.at(region, inv, region_codes)
+    failure_mode = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(failure_mode, inv, pos.failure_mode[idx])
+
+    def issuer(at: np.ndarray) -> np.ndarray:
+        values = pos.issuer[at].astype(object)
+        values[pd.isna(values)] = ""
+        return values
+
+    return Validations(
+        client=pos.client[rep],
+        client_day=client_day[rep],
+        crit_leaf=crit_leaf,
+        crit_upper=crit_upper,
+        responder_leaf=pos.responder[worst_leaf],
+        responder_upper=pos.responder[worst_upper],
+        issuer_leaf=issuer(worst_leaf),
+        issuer_upper=issuer(worst_upper),
+        live=np.bincount(inv, pos.live[idx].astype(np.float64), minlength=n),
+        staple_u=pos.staple_u[rep],
+        region=np.append(np.asarray(regions, dtype=object), "")[region],
+        failure_mode=failure_mode,
+        scope_key=np.full(n, scope_key, dtype=object),
+    )

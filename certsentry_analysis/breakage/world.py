@@ -24,8 +24,8 @@ from certsentry_analysis.breakage.inputs import (
     Validations,
     population,
     positions_arrays,
+    reduce_validations,
     retry_model,
-    validations_arrays,
 )
 from certsentry_analysis.breakage.policy import Policy, scope_issuers
 from certsentry_analysis.breakage.replay import bootstrap_weights
@@ -100,6 +100,7 @@ class Variant:
     frame: pd.DataFrame
     arrays: Positions
     retry: RetryModel
+    client_day: np.ndarray  # per position: its validation's client-day (index in cd_keys)
 
 
 @dataclass
@@ -140,9 +141,7 @@ class World:
                     self.con.unregister(sql.CLIENT_SIDE)
             frame = sql.load_positions(self.con, table)
             # One retry model for every variant: what a retry after any failure achieved.
-            self.variants[key] = Variant(
-                table, frame, positions_arrays(frame, self.pop, self.retry), self.retry
-            )
+            self.variants[key] = make_variant(table, frame, self.pop, self.retry)
 
         return self.variants[key]
 
@@ -169,18 +168,30 @@ class World:
         return self._in_scope[key]
 
     def validations(self, policy: Policy, side: ClientSide) -> Validations:
-        """Validations reduced over the policy's scope (SQL), as arrays."""
+        """Validations reduced over the policy's scope, as arrays.
+
+        The reduction of validations_sql, run in numpy on the variant's positions already
+        in memory (one SQL pass and fetch per policy cost more than the whole sweep).
+        """
         key = (f"{policy.scope}:{policy.fallback_to_crl}:{policy.issuer_organizations}", side)
         if key not in self._validations:
             variant = self.variant(policy.fallback_to_crl, side)
             issuers, _ = self.scope(policy)
-            scope = None
-            if issuers is not None:
-                scope = pd.DataFrame({"issuer_sha1": sorted(issuers), "scope_key": policy.name})
-            frame = sql.load_validations(self.con, variant.table, scope)
-            self._validations[key] = validations_arrays(frame, self.pop, variant.retry)
+            self._validations[key] = reduce_validations(
+                variant.arrays,
+                self.in_scope(policy, side),
+                variant.client_day,
+                "all" if issuers is None else policy.name,
+            )
 
         return self._validations[key]
+
+
+def make_variant(table: str, frame: pd.DataFrame, pop: Population, retry: RetryModel) -> Variant:
+    """A variant from its materialised positions table and their rows."""
+    client_day = pop.client_day_index(frame["client"], frame["vday"])
+
+    return Variant(table, frame, positions_arrays(frame, pop, retry), retry, client_day)
 
 
 def load_world(
@@ -222,9 +233,7 @@ def load_world(
         attribution_note=note,
         retry=retry,
     )
-    world.variants[(True, "included")] = Variant(
-        base, frame, positions_arrays(frame, pop, retry), retry
-    )
+    world.variants[(True, "included")] = make_variant(base, frame, pop, retry)
     log.info(
         "breakage inputs: %d clients, %d validations, %d positions (%s) in %.1f s",
         pop.size,
