@@ -37,8 +37,9 @@ def store_table(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) 
     con.register("_result_frame", frame)
     try:
         # The name is checked against _TABLE_NAME above; the rows travel as a frame.
-        statement = f'CREATE OR REPLACE TABLE {RESULTS_SCHEMA}."{name}" AS '
-        con.execute(statement + "SELECT * FROM _result_frame")
+        con.execute(
+            f'CREATE OR REPLACE TABLE {RESULTS_SCHEMA}."{name}" AS SELECT * FROM _result_frame'  # noqa: S608
+        )
     finally:
         con.unregister("_result_frame")
 
