@@ -254,12 +254,16 @@ def fetch_frame(con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
 
 
 def load_positions(con: duckdb.DuckDBPyConnection, table: str) -> pd.DataFrame:
-    """The positions of a materialised variant as a DataFrame (no end-entity columns)."""
+    """The positions of a materialised variant as a DataFrame (no end-entity columns).
+
+    Rows come in a fixed order: the parallel GROUP BY leaves them in a different order on
+    every run, and the counterfactual's random tie-breaking follows row order.
+    """
     return fetch_frame(
         con,
         f"""SELECT client, chain_id, chain_pos, vday, ts, region, failure_mode, issuer_sha1,
                    responder, live, crit_ms, wire_ms
-            FROM {table}""",
+            FROM {table} ORDER BY client, chain_id, chain_pos""",
     )
 
 
