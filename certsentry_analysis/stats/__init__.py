@@ -123,6 +123,11 @@ def compute_all(
     summary.loc[summary["responder"] == "(all)", "clients"] = per_client["client"].nunique()
 
     tables = {
+        # Per (client, responder, 5-minute bin) sides for the breakage replay. Internal: it
+        # carries pseudonymous client ids like `checks` does, and no document prints it.
+        "attribution_cells": cells[
+            ["client", "responder", "bin_start", "side", "server_prob", "failures"]
+        ],
         "league_table": league,
         "failure_rates": suppress(rates, k=k),
         "failure_rates_daily": suppress(daily, k=k),
