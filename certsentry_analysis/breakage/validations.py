@@ -134,16 +134,21 @@ def validations_sql(*, scoped: bool) -> str:
     leaf = "CASE WHEN p.chain_pos = 0 THEN p.crit_ms ELSE -1.0 END"
     upper = "CASE WHEN p.chain_pos > 0 THEN p.crit_ms ELSE -1.0 END"
 
+    def nonnull(column: str, order: str) -> str:
+        # DuckDB's MAX_BY skips rows whose value is NULL, Spark's only rows whose ordering
+        # is NULL: a NULL ordering for NULL values makes both engines agree.
+        return f"CASE WHEN {column} IS NOT NULL THEN {order} END"
+
     return f"""
 SELECT p.client, p.chain_id, {key} AS scope_key,
        MIN(p.vday) AS day, MIN(p.ts) AS ts, MIN(p.region) AS region,
        MIN(p.failure_mode) AS failure_mode,
        MAX(CASE WHEN p.chain_pos = 0 THEN p.crit_ms ELSE 0.0 END) AS crit_leaf_ms,
        MAX(CASE WHEN p.chain_pos > 0 THEN p.crit_ms ELSE 0.0 END) AS crit_upper_ms,
-       MAX_BY(p.responder, {leaf}) AS responder_leaf,
-       MAX_BY(p.responder, {upper}) AS responder_upper,
-       MAX_BY(p.issuer_sha1, {leaf}) AS issuer_leaf,
-       MAX_BY(p.issuer_sha1, {upper}) AS issuer_upper,
+       MAX_BY(p.responder, {nonnull("p.responder", leaf)}) AS responder_leaf,
+       MAX_BY(p.responder, {nonnull("p.responder", upper)}) AS responder_upper,
+       MAX_BY(p.issuer_sha1, {nonnull("p.issuer_sha1", leaf)}) AS issuer_leaf,
+       MAX_BY(p.issuer_sha1, {nonnull("p.issuer_sha1", upper)}) AS issuer_upper,
        SUM(p.live) AS live_positions,
        COUNT(*) AS positions
 FROM {POSITIONS} AS p {join}
