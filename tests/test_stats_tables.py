@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from stats_synthetic import load, make_world
 
 TABLES = {
+    "attribution_cells",
     "league_table",
     "failure_rates",
     "failure_rates_daily",

@@ -35,7 +35,7 @@ LOG_SUFFIXES = (".log", ".log.gz")
 # big enough that per-statement overhead vanishes, small enough to keep memory flat.
 BATCH_LINES = 250_000
 BATCH_FILES = 4_000
-_SCAN_AHEAD = BATCH_FILES
+_SCAN_AHEAD = 256
 MEMORY_LIMIT = "512MB"
 _SCAN_THREADS = 2
 
