@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 KERNEL_NAME = "python3"
 SCENARIO_VAR = "CERTSENTRY_SCENARIO"
 DEFAULT_TIMEOUT_S = 600
+KERNEL_READY_TIMEOUT_S = 120
+KERNEL_ATTEMPTS = 2
 # Research notebooks are numbered by topic: "01-logs-and-warehouse.py".
 _NOTEBOOK_NAME = re.compile(r"\d{2}-[a-z0-9-]+\.py")
 
@@ -108,6 +110,26 @@ def _failed_cell(nb: nbformat.NotebookNode) -> int | None:
 async def _execute(
     source: Path, out_dir: Path, env: Mapping[str, str] | None, timeout_s: int
 ) -> NotebookRun:
+    # A kernel whose first messages are lost leaves nbclient waiting forever with both
+    # sides idle (seen here now and then with ZeroMQ over TCP). The watchdog turns that
+    # into a timeout, and the notebook runs once more in a fresh kernel; a cell that is
+    # really too slow fails the second time as well.
+    for attempt in range(1, KERNEL_ATTEMPTS + 1):
+        try:
+            return await _execute_once(source, out_dir, env, timeout_s)
+        except TimeoutError:
+            if attempt == KERNEL_ATTEMPTS:
+                raise NotebookRunError(
+                    f"{source.name}: no progress for {timeout_s} s in {attempt} kernels"
+                ) from None
+            log.warning("%s: kernel stalled; retrying in a fresh kernel", source.name)
+
+    raise AssertionError("unreachable")
+
+
+async def _execute_once(
+    source: Path, out_dir: Path, env: Mapping[str, str] | None, timeout_s: int
+) -> NotebookRun:
     started = time.perf_counter()
     nb = jupytext.read(source)
     nb.metadata["kernelspec"] = {
@@ -124,8 +146,21 @@ async def _execute(
     out_dir.mkdir(parents=True, exist_ok=True)
     executed = out_dir / f"{source.stem}.ipynb"
 
+    kernel_env = dict(env) if env is not None else kernel_environment()
     try:
-        await client.async_execute(env=dict(env) if env is not None else kernel_environment())
+        async with client.async_setup_kernel(env=kernel_env):
+            assert client.kc is not None
+            reply = await asyncio.wait_for(
+                client.async_wait_for_reply(await _maybe_await(client.kc.kernel_info())),
+                timeout=KERNEL_READY_TIMEOUT_S,
+            )
+            if reply is not None and "language_info" in reply["content"]:
+                nb.metadata["language_info"] = reply["content"]["language_info"]
+            for index, cell in enumerate(nb.cells):
+                await asyncio.wait_for(
+                    client.async_execute_cell(cell, index), timeout=timeout_s + 30
+                )
+            client.set_widgets_metadata()
     except CellExecutionError as exc:
         nbformat.write(nb, executed)
         cell = _failed_cell(nb)
@@ -139,6 +174,14 @@ async def _execute(
     log.info("%s: %d cells in %.1f s -> %s", source.name, len(nb.cells), seconds, executed)
 
     return NotebookRun(source=source, executed=executed, cells=len(nb.cells), seconds=seconds)
+
+
+async def _maybe_await(value: object) -> str:
+    """jupyter_client returns a message id, or an awaitable of one for async clients."""
+    if asyncio.iscoroutine(value) or isinstance(value, asyncio.Future):
+        value = await value
+
+    return str(value)
 
 
 def execute_notebook(
