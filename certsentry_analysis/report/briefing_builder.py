@@ -11,7 +11,7 @@ import pandas as pd
 
 from certsentry_analysis import figures
 from certsentry_analysis.report import briefing_policies, sections_data
-from certsentry_analysis.report.context import BuildContext, add_figure, load_context
+from certsentry_analysis.report.context import BuildContext, add_figure, write_document_pdf
 from certsentry_analysis.report.document import Cell, Document, Part, as_runs, code
 from certsentry_analysis.report.formatting import (
     MISSING,
@@ -21,7 +21,6 @@ from certsentry_analysis.report.formatting import (
     fmt_pct,
     fmt_pct_ci,
 )
-from certsentry_analysis.report.render import compile_pdf
 
 log = logging.getLogger(__name__)
 
@@ -158,16 +157,13 @@ def build_briefing(
 ) -> Path:
     """Write the policy briefing PDF for the warehouse at `db_path` to `out`."""
     started = time.perf_counter()
-    figures_dir = figures_dir or out.parent / "figures"
-    ctx = load_context(db_path, raw_dir, figures_dir)
-    doc = build_briefing_document(ctx)
-    pdf = compile_pdf(doc, "briefing", ctx.provenance.built_at)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(pdf)
+    ctx, size = write_document_pdf(
+        "briefing", build_briefing_document, db_path, out, raw_dir=raw_dir, figures_dir=figures_dir
+    )
     log.info(
         "briefing: %s, %d bytes, %d figures in %.1f s",
         out,
-        len(pdf),
+        size,
         len(ctx.figures_written),
         time.perf_counter() - started,
     )

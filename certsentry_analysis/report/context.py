@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from certsentry_analysis.analysis import load_table, result_tables
 from certsentry_analysis.figures.style import svg_bytes
 from certsentry_analysis.report import facts, provenance
 from certsentry_analysis.report.document import Document, Part, code
-from certsentry_analysis.report.render import write_if_changed
+from certsentry_analysis.report.render import compile_pdf, write_if_changed
 
 log = logging.getLogger(__name__)
 
@@ -120,3 +121,25 @@ def add_figure(
     write_if_changed(path, data)
     ctx.figures_written.append(path)
     doc.figure(name, data, caption)
+
+
+def write_document_pdf(
+    kind: str,
+    build: Callable[[BuildContext], Document],
+    db_path: Path,
+    out: Path,
+    *,
+    raw_dir: Path | None,
+    figures_dir: Path | None,
+) -> tuple[BuildContext, int]:
+    """Lay out one document from the warehouse, typeset it as `kind` and write it to `out`.
+
+    Figures go to `figures_dir`, by default figures/ beside the PDF. Returns the build
+    context (for the caller's summary) and the PDF's size in bytes.
+    """
+    ctx = load_context(db_path, raw_dir, figures_dir or out.parent / "figures")
+    pdf = compile_pdf(build(ctx), kind, ctx.provenance.built_at)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(pdf)
+
+    return ctx, len(pdf)

@@ -16,10 +16,9 @@ from certsentry_analysis.report import (
     sections_stats,
     tables,
 )
-from certsentry_analysis.report.context import BuildContext, load_context
+from certsentry_analysis.report.context import BuildContext, write_document_pdf
 from certsentry_analysis.report.document import Document, Part, as_runs, strong
 from certsentry_analysis.report.formatting import fmt_int
-from certsentry_analysis.report.render import compile_pdf
 
 log = logging.getLogger(__name__)
 
@@ -91,16 +90,13 @@ def build_report(
 ) -> Path:
     """Write the report PDF for the warehouse at `db_path` to `out`; figures beside it."""
     started = time.perf_counter()
-    figures_dir = figures_dir or out.parent / "figures"
-    ctx = load_context(db_path, raw_dir, figures_dir)
-    doc = build_document(ctx)
-    pdf = compile_pdf(doc, "report", ctx.provenance.built_at)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(pdf)
+    ctx, size = write_document_pdf(
+        "report", build_document, db_path, out, raw_dir=raw_dir, figures_dir=figures_dir
+    )
     log.info(
         "report: %s, %d bytes, %d figures, %d result tables in %.1f s",
         out,
-        len(pdf),
+        size,
         len(ctx.figures_written),
         len(ctx.results),
         time.perf_counter() - started,
