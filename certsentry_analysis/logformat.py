@@ -395,6 +395,24 @@ def _header_time(when: datetime) -> str:
     )
 
 
+def header_times(epoch_seconds: np.ndarray) -> list[bytes]:
+    """Whole epoch seconds as HEADER_TIME_FORMAT text (UTC, years 1000-9999), vectorised."""
+    iso = np.datetime_as_string(np.asarray(epoch_seconds, np.int64).astype("datetime64[s]"))
+    text = np.char.replace(np.char.replace(iso, "T", "-"), ":", "-")
+
+    return [value.encode() for value in text.tolist()]
+
+
+def render_parts(header: LogHeader) -> tuple[bytes, bytes]:
+    """The header's bytes before and after its `#open` line (cached per distinct header).
+
+    With `header_times`, a writer of many files per header assembles each file as
+    `before + b"#open\t" + opened + b"\n" + after + body + footer`, which is what
+    `render_log` returns.
+    """
+    return _head_bytes(header._settings())
+
+
 @functools.lru_cache(maxsize=4096)
 def _head_bytes(settings: tuple[Any, ...]) -> tuple[bytes, bytes]:
     before, after = _header_parts(settings)

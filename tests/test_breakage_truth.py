@@ -22,7 +22,7 @@ NO_RETRY = replace(PRESETS["hard-fail-all"], name="hard-fail-all-no-retry", retr
 
 def truth_checks(world: Path, key: bytes) -> pd.DataFrame:
     """The simulator's checks that reached the warehouse, with pseudonymous client ids."""
-    truth = pd.read_parquet(world / "truth" / "checks.parquet")
+    truth = pd.read_parquet(world / "truth" / "checks")
     truth = truth[truth["intact"]].copy()
     truth["client"] = [pseudonymise(c, key) for c in truth["client_id"]]
     truth["ts"] = truth["ts"].dt.tz_localize(None)

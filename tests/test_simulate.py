@@ -23,7 +23,7 @@ def uploads(tiny_world: Path) -> pl.DataFrame:
 
 @pytest.fixture(scope="module")
 def truth(tiny_world: Path) -> pl.DataFrame:
-    return pl.read_parquet(tiny_world / "truth" / "checks.parquet")
+    return pl.read_parquet(tiny_world / "truth" / "checks")
 
 
 @pytest.fixture(scope="module")
@@ -261,7 +261,7 @@ def test_best_ca_world_is_paired_with_the_baseline(tmp_path: Path) -> None:
     frames = []
     for name in ("baseline-2012", "best-ca-world"):
         out = simulate(name, seed=4, out_dir=tmp_path / name, **small)
-        checks = pl.read_parquet(out / "truth" / "checks.parquet")
+        checks = pl.read_parquet(out / "truth" / "checks")
         frames.append(checks.filter((pl.col("chain_pos") == 0) & ~pl.col("fallback")).select(key))
 
     assert len(frames[0]) > 0

@@ -13,7 +13,10 @@ from certsentry_analysis.simulate import load_scenario, simulate
 
 @pytest.fixture(scope="module")
 def truth(tiny_world: Path) -> dict[str, pl.DataFrame]:
-    return {p.stem: pl.read_parquet(p) for p in (tiny_world / "truth").glob("*.parquet")}
+    tables = {p.stem: pl.read_parquet(p) for p in (tiny_world / "truth").glob("*.parquet")}
+    tables["checks"] = pl.read_parquet(tiny_world / "truth" / "checks")
+
+    return tables
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +103,7 @@ def test_mean_ocsp_latencies_span_the_scenario_range() -> None:
 
 
 def test_background_failure_rate_matches_the_parameter(stress_world: Path) -> None:
-    checks = pl.read_parquet(stress_world / "truth" / "checks.parquet")
+    checks = pl.read_parquet(stress_world / "truth" / "checks")
     wire = checks.filter(pl.col("source") == "wire")
     n = len(wire)
     rate = (wire["cause"] == "server").mean()

@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from certsentry_analysis import __version__
@@ -25,7 +24,7 @@ from certsentry_analysis.simulate.checks import generate_shard
 from certsentry_analysis.simulate.pki import write_pki
 from certsentry_analysis.simulate.scenario import load_scenario, scenario_text
 from certsentry_analysis.simulate.world import World, build_world
-from certsentry_analysis.simulate.writer import ShardOutput, write_shard
+from certsentry_analysis.simulate.writer import ShardOutput, truth_part, write_shard
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +69,7 @@ def _outputs(world: World, out_dir: Path, progress: bool) -> Iterator[ShardOutpu
             # on the worker count.
             context = multiprocessing.get_context("spawn")
             with (
-                _single_threaded_polars(),
+                _worker_environment(),
                 context.Pool(workers, _init_worker, (world, out_dir)) as pool,
             ):
                 yield from _progress(pool.imap(_run_shard, tasks), bar)
@@ -79,18 +78,34 @@ def _outputs(world: World, out_dir: Path, progress: bool) -> Iterator[ShardOutpu
         _init_worker(None, None)
 
 
+# Generating a shard allocates and frees arrays of many megabytes. By default glibc
+# returns such blocks to the kernel at once and polars' jemalloc soon after, so every
+# shard faults its pages in afresh: a million page faults for the default scenario,
+# a third of the run's CPU time on this virtual machine. Spawned workers keep freed
+# memory (a run in-process leaves the caller's allocator alone).
+_WORKER_ENVIRONMENT = {
+    # Spawned workers start with one polars thread each: the cores are already shared.
+    "POLARS_MAX_THREADS": "1",
+    "MALLOC_MMAP_THRESHOLD_": str(1 << 30),
+    "MALLOC_TRIM_THRESHOLD_": str(1 << 32),
+    "MALLOC_TOP_PAD_": str(1 << 28),
+    "_RJEM_MALLOC_CONF": "dirty_decay_ms:-1,muzzy_decay_ms:-1",
+}
+
+
 @contextlib.contextmanager
-def _single_threaded_polars() -> Iterator[None]:
-    """Spawned workers start with one polars thread each: the cores are already shared."""
-    previous = os.environ.get("POLARS_MAX_THREADS")
-    os.environ["POLARS_MAX_THREADS"] = "1"
+def _worker_environment() -> Iterator[None]:
+    """Environment that spawned workers inherit (see `_WORKER_ENVIRONMENT`)."""
+    previous = {name: os.environ.get(name) for name in _WORKER_ENVIRONMENT}
+    os.environ.update(_WORKER_ENVIRONMENT)
     try:
         yield
     finally:
-        if previous is None:
-            del os.environ["POLARS_MAX_THREADS"]
-        else:
-            os.environ["POLARS_MAX_THREADS"] = previous
+        for name, value in previous.items():
+            if value is None:
+                del os.environ[name]
+            else:
+                os.environ[name] = value
 
 
 def _progress(outputs: Iterator[ShardOutput], bar: tqdm) -> Iterator[ShardOutput]:
@@ -111,7 +126,7 @@ def simulate(
     t0 = time.perf_counter()
     sc = load_scenario(scenario, **overrides)
     out_dir = Path(out_dir)
-    _clear(out_dir)
+    previous = _clear(out_dir)
     (out_dir / "truth").mkdir(parents=True, exist_ok=True)
     world = build_world(sc, seed)
     pki_files = write_pki(world.pki, out_dir / "pki", world.crls)
@@ -119,20 +134,12 @@ def simulate(
     files: list[tuple[str, str, int]] = []
     uploads: list[dict[str, Any]] = []
     rows = 0
-    writer: pq.ParquetWriter | None = None
-    checks_path = out_dir / "truth" / "checks.parquet"
-    try:
-        for output in _outputs(world, out_dir, progress):
-            table = output.checks.to_arrow()
-            if writer is None:
-                writer = pq.ParquetWriter(checks_path, table.schema, compression="zstd")
-            writer.write_table(table)
-            files.extend(output.files)
-            uploads.extend(output.uploads)
-            rows += output.rows
-    finally:
-        if writer is not None:
-            writer.close()
+    checks_dir = truth_part(out_dir, 0).parent
+    checks_dir.mkdir(parents=True)
+    for output in _outputs(world, out_dir, progress):
+        files.extend(output.files)
+        uploads.extend(output.uploads)
+        rows += output.rows
     t_logs = time.perf_counter() - t0
     log.info(
         "wrote %d checks in %d log files in %.1f s (%.0f rows/s)",
@@ -142,10 +149,11 @@ def simulate(
         rows / max(t_logs, 1e-9),
     )
 
-    checks = pl.scan_parquet(checks_path)
+    checks = pl.scan_parquet(checks_dir / "*.parquet")
     truth.write_tables(world, out_dir / "truth", uploads, checks)
     manifest = _manifest(world, scenario, overrides, out_dir, files, pki_files, rows)
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    _discard(previous)
     log.info(
         "simulated %s (seed %d): %d checks, %d files in %.1f s",
         sc.name,
@@ -158,19 +166,35 @@ def simulate(
     return out_dir
 
 
-def _clear(out_dir: Path) -> None:
-    """Remove a previous simulation's output; refuse to touch any other non-empty folder."""
+def _clear(out_dir: Path) -> Path | None:
+    """Move a previous simulation's output aside; refuse to touch any other non-empty folder.
+
+    Returns the folder holding the old output, for `_discard` once the new files are
+    written: on a file system without a journal (like the ext4 of the project's
+    build machines) creating files is many times slower for minutes after mass
+    deletions, so the old files are deleted after the new ones exist, not before.
+    """
+    for stale in out_dir.glob(".previous-*"):  # left by an interrupted run
+        shutil.rmtree(stale)
     if not out_dir.exists() or not any(out_dir.iterdir()):
-        return
+        return None
     if not (out_dir / "manifest.json").exists():
         raise FileExistsError(
             f"{out_dir} is not empty and holds no manifest.json of an earlier simulation; "
             "choose an empty or new output folder"
         )
-    for sub in ("logs", "pki", "truth"):
+    old = out_dir / f".previous-{os.getpid()}"
+    old.mkdir()
+    for sub in ("logs", "pki", "truth", "manifest.json"):
         if (out_dir / sub).exists():
-            shutil.rmtree(out_dir / sub)
-    (out_dir / "manifest.json").unlink()
+            (out_dir / sub).rename(old / sub)
+
+    return old
+
+
+def _discard(old: Path | None) -> None:
+    if old is not None:
+        shutil.rmtree(old)
 
 
 def _sha256(path: Path) -> str:
@@ -187,7 +211,7 @@ def _manifest(
     rows: int,
 ) -> dict[str, Any]:
     listed = sorted(files)
-    for path in [*pki_files, *sorted((out_dir / "truth").glob("*.parquet"))]:
+    for path in [*pki_files, *sorted((out_dir / "truth").rglob("*.parquet"))]:
         listed.append((path.relative_to(out_dir).as_posix(), _sha256(path), path.stat().st_size))
     sc = world.scenario
 

@@ -239,7 +239,7 @@ def uploads(records: list[dict[str, Any]]) -> pl.DataFrame:
 def write_tables(
     world: World, out: Path, upload_records: list[dict[str, Any]], checks: pl.LazyFrame
 ) -> None:
-    """Write every truth table except checks.parquet (written while streaming)."""
+    """Write every truth table except the per-check one (written by the shards)."""
     t0 = time.perf_counter()
     tables = {
         "responders": responders(world, checks),

@@ -9,12 +9,19 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import polars as pl
 
-from certsentry_analysis.logformat import LogHeader, format_body, split_body
+from certsentry_analysis.logformat import (
+    LogHeader,
+    format_body,
+    gzip_bytes,
+    header_times,
+    render_parts,
+    split_body,
+)
 from certsentry_analysis.simulate import faults
 from certsentry_analysis.simulate.checks import METHODS, OUTCOMES, SOURCES, ShardRows
 from certsentry_analysis.simulate.rng import stream
@@ -25,13 +32,24 @@ PRODUCT = "CertSentry"
 PRODUCT_VERSION = {1: "0.9.4-beta", 2: "1.2.1"}
 
 
+# The per-check truth is written by each shard as one part of a Parquet dataset, in
+# the worker that made it: sending the rows back to one writer process would cost more
+# than generating them. LZ4 encodes about twice as fast as zstd here.
+TRUTH_CHECKS_DIR = "checks"
+TRUTH_COMPRESSION: Final = "lz4"
+
+
+def truth_part(out_dir: Path, shard: int) -> Path:
+    """Where shard `shard` writes its per-check truth (parts sort in shard order)."""
+    return out_dir / "truth" / TRUTH_CHECKS_DIR / f"part-{shard:05d}.parquet"
+
+
 @dataclass
 class ShardOutput:
-    """What a shard wrote: its upload records, file hashes and truth rows."""
+    """What a shard wrote: its upload records and file hashes (truth rows are on disk)."""
 
     uploads: list[dict[str, Any]]
     files: list[tuple[str, str, int]]  # relative path, sha256, size
-    checks: pl.DataFrame
     rows: int
 
 
@@ -112,7 +130,7 @@ def _header(world: World, client: int, opened: datetime) -> LogHeader:
 
 
 def write_shard(world: World, shard: int, rows: ShardRows, out_dir: Path) -> ShardOutput:
-    """Write the shard's log files under out_dir/logs; return uploads, hashes and truth."""
+    """Write the shard's log files under out_dir/logs and its truth part; return the uploads."""
     c = rows.columns
     n = len(rows)
     rng = stream(world.seed, "uploads", shard)
@@ -122,6 +140,7 @@ def write_shard(world: World, shard: int, rows: ShardRows, out_dir: Path) -> Sha
     key = c["client"].astype(np.int64) * 100_000 + c["day"]
     starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if n else np.zeros(0, np.int64)
     counts = np.diff(np.r_[starts, n])
+    n_files = len(starts)
     file_client = c["client"][starts]
     file_version = world.clients.version[file_client]
     row_version = np.repeat(file_version, counts)
@@ -130,64 +149,94 @@ def write_shard(world: World, shard: int, rows: ShardRows, out_dir: Path) -> Sha
         mask = row_version == version
         body = format_body(frame.filter(pl.Series(mask)), version, check_strings=False)
         bodies[version] = split_body(body, counts[file_version == version])
-    taken = {1: 0, 2: 0}
+    # Each file's body, in file order (bodies were rendered per format version).
+    order = np.argsort(file_version, kind="stable")
+    file_body: list[bytes] = [b""] * n_files
+    for f, body in zip(order.tolist(), bodies[1] + bodies[2], strict=True):
+        file_body[f] = body
 
-    kinds = faults.choose(world.scenario.faults, fault_rng, len(starts))
+    kinds = faults.choose(world.scenario.faults, fault_rng, n_files)
     origin = world.start.timestamp()
     ts_epoch = c["ts_client"] + origin
-    opened_at = np.floor(np.minimum.reduceat(ts_epoch, starts)).astype(np.int64) if n else starts
+    if n:
+        opened_at = np.floor(np.minimum.reduceat(ts_epoch, starts)).astype(np.int64)
+        closed_at = np.floor(np.maximum.reduceat(ts_epoch, starts)).astype(np.int64) + 1
+    else:
+        opened_at = closed_at = starts
+    opened_text = header_times(opened_at)
+    closed_text = header_times(closed_at)
     # Three upload ids per file (the file, a duplicate, a re-upload), drawn in bulk.
-    id_hex = rng.bytes(48 * len(starts)).hex()
-    upload_col = np.empty(n, dtype=object)
-    line_col = np.zeros(n, np.int64)
-    intact_col = np.ones(n, bool)
-    uploads: list[dict[str, Any]] = []
-    files: list[tuple[str, str, int]] = []
-    logs = out_dir / "logs"
-    stores: list[Future[str]] = []
-    days: dict[int, str] = {}
-    head_lines: dict[int, int] = {}
+    id_hex = rng.bytes(48 * n_files).hex()
+
+    # One header per client; every file of a client differs only in its #open line.
     client_headers: dict[int, LogHeader] = {}
+    parts: dict[int, tuple[bytes, bytes, int]] = {}
+    for client, first in zip(*np.unique(file_client, return_index=True), strict=True):
+        header = _header(world, int(client), datetime.fromtimestamp(int(opened_at[first]), UTC))
+        client_headers[int(client)] = header
+        before, after = render_parts(header)
+        parts[int(client)] = (before, after, len(header.lines()))
+
+    # Rows of untouched files sit at header + 1, 2, ...; faulted files are redone below.
+    file_head = np.array([parts[int(cl)][2] for cl in file_client.tolist()], np.int64)
+    line_col = np.repeat(file_head + 1 - starts, counts) + np.arange(n)
+    intact_col = np.ones(n, bool)
+    file_upload: list[str] = [""] * n_files
+
+    uploads: list[dict[str, Any]] = []
+    pending: list[tuple[str, bytes]] = []
+    sizes: list[int] = []
+    stores: list[Future[list[str]]] = []
+    day_names = _day_folders(world, out_dir, c["day"][starts])
     file_days = c["day"][starts].tolist()
+    client_list = file_client.tolist()
+    version_list = file_version.tolist()
     for f, (start, count) in enumerate(zip(starts.tolist(), counts.tolist(), strict=True)):
-        client = int(file_client[f])
-        version = int(file_version[f])
-        body = bodies[version][taken[version]]
-        taken[version] += 1
-        opened = datetime.fromtimestamp(int(opened_at[f]), tz=UTC)
-        if client not in client_headers:
-            client_headers[client] = _header(world, client, opened)
-        header = replace(client_headers[client], opened=opened)
-        if version not in head_lines:
-            head_lines[version] = len(header.lines())
-        ids = [id_hex[(3 * f + j) * 32 : (3 * f + j + 1) * 32] for j in range(3)]
-        result = faults.make_uploads(
-            header,
-            head_lines[version],
-            body,
-            ts_epoch[start : start + count],
-            kinds[f],
-            fault_rng,
-            ids,
-            n_lines=count,
-        )
-        upload_col[start : start + count] = result.uploads[0].upload_id
-        line_col[start : start + count] = result.line_no
-        intact_col[start : start + count] = result.intact
-        day_index = int(file_days[f])
-        if day_index not in days:
-            days[day_index] = (world.start + timedelta(days=day_index)).date().isoformat()
-            (logs / days[day_index]).mkdir(parents=True, exist_ok=True)
-        day = days[day_index]
-        for up in result.uploads:
+        client = client_list[f]
+        version = version_list[f]
+        kind = kinds[f]
+        base = 3 * f * 32
+        day = day_names[file_days[f]]
+        before, after, head_lines = parts[client]
+        if kind == "none" or count < 2:
+            upload_id = id_hex[base : base + 32]
+            data = gzip_bytes(
+                b"".join(
+                    (
+                        before,
+                        b"#open\t" + opened_text[f] + b"\n",
+                        after,
+                        file_body[f],
+                        b"#close\t" + closed_text[f] + b"\n",
+                    )
+                )
+            )
+            done = [faults.Upload(upload_id, data, "none", "gzip", count)]
+        else:
+            opened = datetime.fromtimestamp(int(opened_at[f]), tz=UTC)
+            result = faults.make_uploads(
+                replace(client_headers[client], opened=opened),
+                head_lines,
+                file_body[f],
+                ts_epoch[start : start + count],
+                kind,
+                fault_rng,
+                [id_hex[base + 32 * j : base + 32 * (j + 1)] for j in range(3)],
+                n_lines=count,
+            )
+            line_col[start : start + count] = result.line_no
+            intact_col[start : start + count] = result.intact
+            done = result.uploads
+        file_upload[f] = done[0].upload_id
+        for up in done:
             rel = f"logs/{day}/{up.upload_id}.log.gz"
-            stores.append(_file_pool().submit(_store, f"{out_dir}/{rel}", up.data))
-            files.append((rel, "", len(up.data)))
+            pending.append((f"{out_dir}/{rel}", up.data))
+            sizes.append(len(up.data))
             uploads.append(
                 {
                     "path": rel,
                     "upload_id": up.upload_id,
-                    "client_id": header.client_id,
+                    "client_id": client_headers[client].client_id,
                     "day": day,
                     "format_version": version,
                     "fault": up.fault,
@@ -199,16 +248,31 @@ def write_shard(world: World, shard: int, rows: ShardRows, out_dir: Path) -> Sha
                     "duplicate_of": up.duplicate_of,
                 }
             )
+        if len(pending) >= _WRITE_BATCH:
+            stores.append(_file_pool().submit(_store_many, pending))
+            pending = []
+    if pending:
+        stores.append(_file_pool().submit(_store_many, pending))
 
-    hashes = [store.result() for store in stores]  # also re-raises a failed write
-    files = [(rel, digest, size) for (rel, _, size), digest in zip(files, hashes, strict=True)]
+    hashes = [digest for store in stores for digest in store.result()]  # re-raises failures
+    files = [
+        (up["path"], digest, size) for up, digest, size in zip(uploads, hashes, sizes, strict=True)
+    ]
+    file_index = np.repeat(np.arange(n_files), counts)
+    truth = truth_frame(world, c, frame, _strings(file_upload, file_index), line_col, intact_col)
+    truth.write_parquet(truth_part(out_dir, shard), compression=TRUTH_COMPRESSION)
 
-    return ShardOutput(
-        uploads=uploads,
-        files=files,
-        checks=truth_frame(world, c, frame, upload_col, line_col, intact_col),
-        rows=n,
-    )
+    return ShardOutput(uploads=uploads, files=files, rows=n)
+
+
+def _day_folders(world: World, out_dir: Path, file_days: np.ndarray) -> dict[int, str]:
+    """Folder name (the date) per day index present, each folder created."""
+    names = {}
+    for day in np.unique(file_days).tolist():
+        names[day] = (world.start + timedelta(days=day)).date().isoformat()
+        (out_dir / "logs" / names[day]).mkdir(parents=True, exist_ok=True)
+
+    return names
 
 
 # Creating thousands of small files costs more in the kernel (and in waits for the
@@ -226,24 +290,30 @@ def _file_pool() -> ThreadPoolExecutor:
     return _POOL
 
 
-def _store(path: str, data: bytes) -> str:
-    """Create (or replace) one file with three system calls; return its SHA-256 (hex)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-    finally:
-        os.close(fd)
+_WRITE_BATCH = 128
 
-    return hashlib.sha256(data).hexdigest()
+
+def _store_many(batch: list[tuple[str, bytes]]) -> list[str]:
+    """Create (or replace) each file with three system calls; return their SHA-256 (hex)."""
+    digests = []
+    for path, data in batch:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)
+        digests.append(hashlib.sha256(data).hexdigest())
+
+    return digests
 
 
 def truth_frame(
     world: World,
     c: dict[str, np.ndarray],
     frame: pl.DataFrame,
-    upload: np.ndarray,
+    upload: pl.Series,
     line_no: np.ndarray,
     intact: np.ndarray,
 ) -> pl.DataFrame:
@@ -275,7 +345,7 @@ def truth_frame(
             "true_latency_ms": c["true_latency"],
             "cause": _strings(list(CAUSES), c["cause"].astype(np.int64)),
             "fallback": c["sub"] == 1,
-            "upload_id": pl.Series(upload.tolist(), dtype=pl.String),
+            "upload_id": upload,
             "line_no": line_no,
             "intact": intact,
         }
