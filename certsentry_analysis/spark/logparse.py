@@ -61,8 +61,8 @@ def prescan_files(
 ) -> list[FileScan]:
     """Run ingestion's per-file prescan as Spark tasks; results come back in input order.
 
-    TODO(staging copies are written to a local folder, so on a cluster `staging_dir`
-    must be a path every executor shares, e.g. an NFS mount).
+    Staging copies are written to a local folder, so on a cluster `staging_dir` must
+    be a path every executor shares, e.g. an NFS mount.
     """
     staging_dir.mkdir(parents=True, exist_ok=True)
     staging = str(staging_dir)
