@@ -18,6 +18,7 @@ import json
 import math
 import os
 import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -86,6 +87,7 @@ def measure(command: list[str], log_path: Path) -> dict[str, float]:
     )
     peak = 0
     cpu: dict[int, float] = {}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     with log_path.open("w") as log:
         child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -107,16 +109,19 @@ def measure(command: list[str], log_path: Path) -> dict[str, float]:
         done.set()
         sampler.join()
     seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    reaped = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if code != 0:
         tail = log_path.read_text(errors="replace")[-2000:]
         raise RuntimeError(f"{' '.join(command)} failed with exit code {code}:\n{tail}")
 
-    # CPU seconds of every process seen in the tree (last sample, so up to 0.2 s per
-    # process is missed): a fairer measure than wall time on a machine shared with
-    # other jobs, as this one was.
+    # CPU seconds of the step's processes: what the kernel accounted to the child and
+    # the descendants it waited for, or (for processes it did not wait for, such as a
+    # JVM) the sum of the last samples, whichever is larger. A fairer measure than
+    # wall time on a machine shared with other jobs.
     return {
         "seconds": round(seconds, 2),
-        "cpu_s": round(sum(cpu.values()), 1),
+        "cpu_s": round(max(reaped, sum(cpu.values())), 1),
         "peak_rss_mb": round(peak / 2**20, 1),
     }
 
@@ -241,15 +246,28 @@ def merged(paths: list[Path]) -> dict[str, Any]:
     return out
 
 
-def slopes(results: dict[str, Any]) -> dict[str, tuple[float, int]]:
-    """Log-log slope of seconds against rows per step (and the number of sizes used)."""
+def _load_range(results: dict[str, Any]) -> str:
+    loads = [
+        float(m["load_avg_1m"])
+        for e in results.values()
+        for m in e.get("steps", {}).values()
+        if "load_avg_1m" in m
+    ]
+
+    return f"{min(loads):.1f} to {max(loads):.1f}" if loads else "not recorded"
+
+
+def slopes(results: dict[str, Any], measure: str = "seconds") -> dict[str, tuple[float, int]]:
+    """Log-log slope of `measure` (seconds or cpu_s) against rows per step, and sizes used."""
     out: dict[str, tuple[float, int]] = {}
     keys = sorted({k for e in results.values() for k in e.get("steps", {})})
     for key in keys:
         points = [
-            (e["rows"], e["steps"][key]["seconds"])
+            (e["rows"], e["steps"][key][measure])
             for e in results.values()
-            if key in e.get("steps", {}) and "rows" in e
+            if key in e.get("steps", {})
+            and "rows" in e
+            and isinstance(e["steps"][key].get(measure), (int, float))
         ]
         if len(points) >= 2:
             x = np.log([p[0] for p in points])
@@ -299,10 +317,10 @@ def render(results: dict[str, Any], command: str) -> str:
         "each size. Every step runs as its own process; time is wall-clock, memory the",
         "peak resident set of the step's whole process tree (driver, JVM and Python workers",
         "for Spark), sampled every 0.2 s; `CPU s` the user and system seconds of that tree",
-        "(recorded from the second run of the script on; `-` where not recorded). `load` is",
-        "the machine's 1-minute load average when the step ended: the machine was shared",
-        "with other jobs while this ran (load 10-18 on 2 cores), so wall times are far",
-        "above what an idle machine gives; compare rows within one run.",
+        "(`-` where not recorded). `load` is the machine's 1-minute load average when the",
+        f"step ended ({_load_range(results)} in this table, on 2 cores): a load far above 2",
+        "means the machine was shared with other jobs and wall times are inflated; CPU",
+        "seconds are less affected.",
         "",
         "## Machine",
         "",
@@ -335,12 +353,14 @@ def render(results: dict[str, Any], command: str) -> str:
         "A slope of 1 is linear scaling; the target is at most 1.1. Fixed costs (process",
         "and JVM start, about 5-10 s for Spark) flatten the slope at small sizes.",
         "",
-        "| step | engine | sizes | slope |",
-        "| --- | --- | ---: | ---: |",
+        "| step | engine | sizes | slope (wall) | slope (CPU) |",
+        "| --- | --- | ---: | ---: | ---: |",
     ]
+    cpu_slopes = slopes(results, "cpu_s")
     for key, (slope, n) in slopes(results).items():
         step, engine = key.split("/")
-        lines.append(f"| {step} | {engine} | {n} | {slope:.2f} |")
+        cpu = f"{cpu_slopes[key][0]:.2f}" if key in cpu_slopes else "-"
+        lines.append(f"| {step} | {engine} | {n} | {slope:.2f} | {cpu} |")
     lines.append("")
 
     return "\n".join(lines)
