@@ -268,24 +268,28 @@ def test_pseudonymise_is_keyed_hmac_prefix() -> None:
     assert len(a) == 16 and int(a, 16) >= 0
 
 
-def test_a_file_duckdb_refuses_is_rejected_alone(
+def test_a_file_the_loader_refuses_is_rejected_alone(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """If the prescan misses a broken file, only that file is rejected; the batch loads."""
-    from certsentry_analysis.ingest import prescan
+    """If one file of a batch cannot be loaded, only that file is rejected; the batch loads.
+
+    The loader stages the text the prescan kept and refuses a file whose line count
+    disagrees with the prescan's; a prescan bug is simulated by miscounting one file.
+    """
+    from certsentry_analysis.ingest import pipeline
 
     for n in range(3):
         _write(tmp_path / "logs" / f"f{n}.log.gz", render(header(n), body(good_rows(5, n))))
-    whole = logformat.gzip_bytes(render(header(9), body(good_rows(300))))
-    (tmp_path / "logs" / "f1.log.gz").write_bytes(whole[: len(whole) // 2])
 
-    real = prescan._gunzip
+    real = pipeline.scan_file
 
-    def blind(raw: bytes) -> tuple[bytes, str | None]:
-        data, _ = real(raw)
-        return data, None
+    def miscounting(*args: Any, **kwargs: Any) -> Any:
+        scan = real(*args, **kwargs)
+        if scan.rel_path == "f1.log.gz":
+            scan.total_lines += 1
+        return scan
 
-    monkeypatch.setattr(prescan, "_gunzip", blind)
+    monkeypatch.setattr(pipeline, "scan_file", miscounting)
     db = tmp_path / "w.duckdb"
     summary = ingest([tmp_path / "logs"], db, key=KEY)
 

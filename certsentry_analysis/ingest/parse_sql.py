@@ -190,11 +190,9 @@ def problems_table() -> list[dict[str, Any]]:
 _LINES_CTE = """
 WITH numbered AS (
   SELECT b.file_id, b.client, b.day, b.version, b.ee_optin, b.failure_mode, b.region,
-    b.timeout_ms, CAST(s.rowid - sf.first_rowid + 1 AS INTEGER) AS line_no, s.line,
-    b.header_lines, b.data_lines
-  FROM stage s
-  JOIN stage_files sf USING (filename)
-  JOIN batch b ON b.read_path = s.filename
+    b.timeout_ms, s.line_no, s.line, b.header_lines, b.data_lines
+  FROM stage_lines s
+  JOIN batch b USING (file_id)
 ), split AS MATERIALIZED (
   SELECT n.* EXCLUDE (header_lines, data_lines), string_split(n.line, chr(9)) AS v,
     CASE WHEN n.version = 1 THEN $field_count_v1 ELSE $field_count_v2 END AS expected_fields
@@ -249,10 +247,10 @@ def _fill(template: str, **parts: str) -> str:
 def _lines_cte() -> str:
     """WITH clause defining `lines_in`: the batch's data lines cut into raw fields.
 
-    Reads `stage(filename, line)` (every line of the batch's files in file order),
-    `stage_files(filename, first_rowid)` and `batch` (one row per file with its header
-    context). `split` is materialised (one list per line, cheap): inlined, DuckDB would
-    split the line again for every field referenced.
+    Reads `stage_lines(file_id, line_no, line)` (every line of the batch's files) and
+    `batch` (one row per file with its header context). `split` is materialised (one
+    list per line, cheap): inlined, DuckDB would split the line again for every field
+    referenced.
     """
     raws = ",\n".join(
         f"    CASE WHEN n_fields >= {_POSITION[f.name]} THEN v[{_POSITION[f.name]}] END"

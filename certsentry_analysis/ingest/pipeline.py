@@ -35,7 +35,8 @@ LOG_SUFFIXES = (".log", ".log.gz")
 # big enough that per-statement overhead vanishes, small enough to keep memory flat.
 BATCH_LINES = 250_000
 BATCH_FILES = 4_000
-_SCAN_AHEAD = 256
+# Far enough ahead that the next batch is being scanned while DuckDB loads this one.
+_SCAN_AHEAD = 1024
 MEMORY_LIMIT = "512MB"
 _SCAN_THREADS = 2
 
@@ -122,7 +123,7 @@ def _scans(
     with ThreadPoolExecutor(_SCAN_THREADS) as pool:
         in_flight: deque[Future[FileScan]] = deque()
         for index, (path, rel) in enumerate(pending):
-            in_flight.append(pool.submit(scan_file, path, rel, staging, index, skip))
+            in_flight.append(pool.submit(scan_file, path, rel, staging, index, skip, True))
             if len(in_flight) >= _SCAN_AHEAD:
                 yield in_flight.popleft().result()
                 bar.update(1)

@@ -58,6 +58,8 @@ class FileScan:
     compression: str = "none"
     read_path: Path | None = None
     forced: list[ForcedLine] = field(default_factory=list)
+    # The text DuckDB loads (decompressed, normalised), when the caller asked to keep it.
+    data: bytes | None = field(default=None, repr=False)
 
     @property
     def data_lines(self) -> int | None:
@@ -72,6 +74,7 @@ class FileScan:
         self.status = "rejected"
         self.reason = reason
         self.read_path = None
+        self.data = None
 
         return self
 
@@ -118,7 +121,7 @@ def _raw_client_id(head_lines: list[str]) -> str | None:
     return None
 
 
-def _normalise(data: bytes, scan: FileScan, staging_dir: Path, index: int) -> None:
+def _normalise(data: bytes, scan: FileScan, staging_dir: Path, index: int) -> bytes:
     """Write a plain UTF-8 copy DuckDB can read, quarantining lines that had to change."""
     lines = data.split(b"\n")
     if lines and lines[-1] == b"":
@@ -140,10 +143,13 @@ def _normalise(data: bytes, scan: FileScan, staging_dir: Path, index: int) -> No
             scan.forced.append(ForcedLine(number, problem, text))
             line = b""
         clean.append(line)
+    normalised = b"\n".join(clean) + b"\n"
     target = staging_dir / f"{index:07d}.log"
-    target.write_bytes(b"\n".join(clean) + b"\n")
+    target.write_bytes(normalised)
     scan.read_path = target
     scan.compression = "none"
+
+    return normalised
 
 
 def scan_file(
@@ -152,11 +158,15 @@ def scan_file(
     staging_dir: Path,
     index: int,
     skip: Callable[[str, str], bool] | None = None,
+    keep_data: bool = False,
 ) -> FileScan:
     """Hash, decompress and frame one file; never raises for bad input.
 
     `skip(rel_path, sha256)` true means the file is already in the warehouse: the scan
-    stops after hashing and is marked `skipped`.
+    stops after hashing and is marked `skipped`. With `keep_data`, a readable file's
+    text (decompressed, without a UTF-8 byte-order mark, normalised when it needed a
+    copy) is kept in `FileScan.data`, line for line what DuckDB would read from
+    `read_path`, so the loader does not decompress it a second time.
     """
     raw = path.read_bytes()
     scan = FileScan(path, rel_path, hashlib.sha256(raw).hexdigest(), len(raw))
@@ -224,7 +234,9 @@ def scan_file(
             )
 
     if needs_copy:
-        _normalise(data, scan, staging_dir, index)
+        data = _normalise(data, scan, staging_dir, index)
+    if keep_data:
+        scan.data = data
 
     return scan
 
