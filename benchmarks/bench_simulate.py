@@ -8,10 +8,12 @@
     the same mean size, gzipped with `logformat.gzip_bytes` and written, by as many
     spawned processes as (a) has workers, each with the workers' environment.
 
-Both write under the same folder (default `data/bench/simulate`, git-ignored) and
-start from a settled disk: this machine's file system discards freed blocks, so
-deleting the previous run's twenty thousand files slows the next creations for a
-while. The script syncs and pauses after every deletion, outside the clock.
+Both write under the same folder (default `data/bench/simulate`, git-ignored), each
+run into a folder of its own, and nothing is deleted until every run is done: on a
+file system without a journal (ext4 here) creating files is many times slower for a
+few minutes after many files were deleted, because the inode allocator steps over
+recently freed inodes. So run this benchmark when nothing else on the machine has
+just deleted many files, and compare the two rows of one run.
 
 Prints rows, files, wall seconds, CPU seconds (this process and its children) and
 rows/s for both, the ratios (a)/(b), and the target: 1 M checks/s written as gzip
@@ -51,11 +53,10 @@ def _cpu() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def _settle(path: Path) -> None:
-    """Delete `path`, then let the file system finish discarding its blocks."""
-    shutil.rmtree(path, ignore_errors=True)
+def _settle() -> None:
+    """Let the file system write back what the previous step wrote, outside the clock."""
     os.sync()
-    time.sleep(2.0)
+    time.sleep(1.0)
 
 
 def _write_files(task: tuple[pl.DataFrame, int, int, Path, int]) -> int:
@@ -123,20 +124,21 @@ def main() -> None:
 
     sim_runs, base_runs = [], []
     n_rows = n_files = 0
-    for _ in range(args.repeat):
-        _settle(args.dir)
+    shutil.rmtree(args.dir, ignore_errors=True)  # a crashed earlier run's files
+    for attempt in range(args.repeat):
+        _settle()
         cpu0, wall0 = _cpu(), time.perf_counter()
-        out = simulate(args.scenario, args.seed, args.dir / "sim", **overrides)
+        out = simulate(args.scenario, args.seed, args.dir / f"sim-{attempt}", **overrides)
         sim_runs.append((time.perf_counter() - wall0, _cpu() - cpu0))
         n_rows = int(pl.scan_parquet(out / "truth" / "checks").select(pl.len()).collect().item())
         n_files = sum(1 for _ in (out / "logs").rglob("*.log.gz"))
 
-        _settle(args.dir)
+        _settle()
         cpu0, wall0 = _cpu(), time.perf_counter()
-        written = _baseline(frame, n_rows, n_files, args.dir / "base", workers)
+        written = _baseline(frame, n_rows, n_files, args.dir / f"base-{attempt}", workers)
         base_runs.append((time.perf_counter() - wall0, _cpu() - cpu0))
         assert written == n_files, (written, n_files)
-    _settle(args.dir)
+    shutil.rmtree(args.dir)
 
     sim_wall, sim_cpu = min(sim_runs)
     base_wall, base_cpu = min(base_runs)
