@@ -69,8 +69,9 @@ def _tree_sample(process: psutil.Process, cpu: dict[int, float]) -> int:
         try:
             total += proc.memory_info().rss
             times = proc.cpu_times()
-            cpu[proc.pid] = times.user + times.system + times.children_user
-            cpu[proc.pid] += times.children_system
+            # Own time only: a parent's children_* time repeats its reaped children's,
+            # which were sampled as members of the tree themselves.
+            cpu[proc.pid] = times.user + times.system
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
 
