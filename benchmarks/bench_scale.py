@@ -258,24 +258,40 @@ def _load_range(results: dict[str, Any]) -> str:
     return f"{min(loads):.1f} to {max(loads):.1f}" if loads else "not recorded"
 
 
+def _points(results: dict[str, Any], key: str, measure: str) -> list[tuple[float, float]]:
+    """(rows, measure) of one step at every size where it was measured, by rows."""
+    return sorted(
+        (e["rows"], e["steps"][key][measure])
+        for e in results.values()
+        if key in e.get("steps", {})
+        and "rows" in e
+        and isinstance(e["steps"][key].get(measure), (int, float))
+    )
+
+
 def slopes(results: dict[str, Any], measure: str = "seconds") -> dict[str, tuple[float, int]]:
     """Log-log slope of `measure` (seconds or cpu_s) against rows per step, and sizes used."""
     out: dict[str, tuple[float, int]] = {}
     keys = sorted({k for e in results.values() for k in e.get("steps", {})})
     for key in keys:
-        points = [
-            (e["rows"], e["steps"][key][measure])
-            for e in results.values()
-            if key in e.get("steps", {})
-            and "rows" in e
-            and isinstance(e["steps"][key].get(measure), (int, float))
-        ]
+        points = _points(results, key, measure)
         if len(points) >= 2:
             x = np.log([p[0] for p in points])
             y = np.log([p[1] for p in points])
             out[key] = (float(np.polyfit(x, y, 1)[0]), len(points))
 
     return out
+
+
+def top_slope(results: dict[str, Any], key: str) -> float | None:
+    """Slope of wall time between the two largest sizes: the cost as rows grow, once
+    fixed costs (process and JVM start) no longer matter."""
+    points = _points(results, key, "seconds")
+    if len(points) < 2:
+        return None
+    (x0, y0), (x1, y1) = points[-2], points[-1]
+
+    return math.log(y1 / y0) / math.log(x1 / x0)
 
 
 def _machine() -> list[str]:
@@ -305,14 +321,15 @@ def _machine() -> list[str]:
     ]
 
 
-def render(results: dict[str, Any], command: str) -> str:
+def render(results: dict[str, Any], commands: list[str]) -> str:
     """docs/benchmarks.md: machine, table of steps, slopes."""
     lines = [
         "# Benchmarks: the scale curve",
         "",
-        "Written by `benchmarks/bench_scale.py`; do not edit by hand. Command:",
+        "Written by `benchmarks/bench_scale.py`; do not edit by hand. The runs that",
+        "measured this table, in order (a run skips the steps already measured):",
         "",
-        f"    {command}",
+        *(f"    {command}" for command in commands),
         "",
         "World: scenario `baseline-2012` (seed 7), 14 days, the client count scaled to reach",
         "each size. Every step runs as its own process; time is wall-clock, memory the",
@@ -354,14 +371,19 @@ def render(results: dict[str, Any], command: str) -> str:
         "A slope of 1 is linear scaling; the target is at most 1.1. Fixed costs (process",
         "and JVM start, about 5-10 s for Spark) flatten the slope at small sizes.",
         "",
-        "| step | engine | sizes | slope (wall) | slope (CPU) |",
-        "| --- | --- | ---: | ---: | ---: |",
+        "`slope (wall)` and `slope (CPU)` are least-squares fits over every size;",
+        "`largest two` is the wall-time slope between the two largest sizes.",
+        "",
+        "| step | engine | sizes | slope (wall) | slope (CPU) | largest two |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
     ]
     cpu_slopes = slopes(results, "cpu_s")
     for key, (slope, n) in slopes(results).items():
         step, engine = key.split("/")
         cpu = f"{cpu_slopes[key][0]:.2f}" if key in cpu_slopes else "-"
-        lines.append(f"| {step} | {engine} | {n} | {slope:.2f} | {cpu} |")
+        top = top_slope(results, key)
+        top_text = "-" if top is None else f"{top:.2f}"
+        lines.append(f"| {step} | {engine} | {n} | {slope:.2f} | {cpu} | {top_text} |")
     lines.append("")
 
     return "\n".join(lines)
@@ -404,6 +426,12 @@ def main() -> int:
     results_path = args.results or args.work / "results.json"
     results = json.loads(results_path.read_text()) if results_path.exists() else {}
     sources = [results_path, *args.merge]
+    # Every measuring run appends its command line, so the table names all of them.
+    commands_path = results_path.with_name(results_path.stem + "-commands.json")
+    commands = json.loads(commands_path.read_text()) if commands_path.exists() else []
+    if not args.render_only:
+        commands.append(" ".join(["python", "benchmarks/bench_scale.py", *sys.argv[1:]]))
+        commands_path.write_text(json.dumps(commands, indent=1))
     spark_sizes = {float(s) for s in args.spark_sizes.split(",") if s}
     rollup_text = args.spark_sizes if args.spark_rollup_sizes is None else args.spark_rollup_sizes
     spark_rollup_sizes = {float(s) for s in rollup_text.split(",") if s}
@@ -415,9 +443,9 @@ def main() -> int:
             if size in spark_rollup_sizes:
                 engines.add("spark/rollup")
             run_size(size, args.work, results, engines, args.driver_memory, results_path)
-            args.out.write_text(render(merged(sources), " ".join(["python", *sys.argv])))
+            args.out.write_text(render(merged(sources), commands))
 
-    args.out.write_text(render(merged(sources), " ".join(["python", *sys.argv])))
+    args.out.write_text(render(merged(sources), commands))
     print(args.out.read_text())
 
     return 0
