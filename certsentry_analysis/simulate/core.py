@@ -11,6 +11,8 @@ import os
 import shutil
 import time
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -65,14 +67,22 @@ def _outputs(world: World, out_dir: Path, progress: bool) -> Iterator[ShardOutpu
                 bar.update()
         else:
             # Spawned (not forked) workers: forking a process whose polars thread pool is
-            # running can deadlock. imap keeps shard order, so the output does not depend
-            # on the worker count.
+            # running can deadlock. map keeps shard order, so the output does not depend
+            # on the worker count. Unlike multiprocessing.Pool, which waits forever for a
+            # worker that was killed (say, by the kernel when memory ran out), the
+            # executor fails at once.
             context = multiprocessing.get_context("spawn")
             with (
                 _worker_environment(),
-                context.Pool(workers, _init_worker, (world, out_dir)) as pool,
+                ProcessPoolExecutor(workers, context, _init_worker, (world, out_dir)) as pool,
             ):
-                yield from _progress(pool.imap(_run_shard, tasks), bar)
+                try:
+                    yield from _progress(pool.map(_run_shard, tasks), bar)
+                except BrokenProcessPool as error:
+                    raise RuntimeError(
+                        "a simulation worker process died (killed, or out of memory); "
+                        "the output folder is incomplete: run simulate again"
+                    ) from error
     finally:
         bar.close()
         _init_worker(None, None)
