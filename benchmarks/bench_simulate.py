@@ -17,7 +17,9 @@ just deleted many files, and compare the two rows of one run.
 
 Prints rows, files, wall seconds, CPU seconds (this process and its children) and
 rows/s for both, the ratios (a)/(b), and the target: 1 M checks/s written as gzip
-logs. Machines are shared: the CPU-time ratio is the comparable figure.
+logs. Machines are shared: the CPU-time ratio is the comparable figure. Then (c): the
+CPU cost per row of each stage on one shard (best of three, this process), which says
+how many cores 1 M rows/s would take.
 
     .venv/bin/python benchmarks/bench_simulate.py [--clients N] [--workers N] [--repeat N]
 """
@@ -25,11 +27,14 @@ logs. Machines are shared: the CPU-time ratio is the comparable figure.
 from __future__ import annotations
 
 import argparse
+import io
+import math
 import multiprocessing
 import os
 import resource
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -37,12 +42,18 @@ import polars as pl
 
 from certsentry_analysis.logformat import format_body, gzip_bytes, split_body
 from certsentry_analysis.simulate import load_scenario, simulate
-from certsentry_analysis.simulate.checks import generate_shard
+from certsentry_analysis.simulate.checks import ShardRows, generate_shard
 from certsentry_analysis.simulate.core import _worker_environment
-from certsentry_analysis.simulate.world import build_world
-from certsentry_analysis.simulate.writer import log_frame
+from certsentry_analysis.simulate.world import World, build_world
+from certsentry_analysis.simulate.writer import (
+    TRUTH_COMPRESSION,
+    _strings,
+    log_frame,
+    truth_frame,
+)
 
 TARGET_ROWS_PER_S = 1_000_000
+FILE_ROWS = 143  # mean rows per log file of baseline-2012
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -98,6 +109,56 @@ def _baseline(frame: pl.DataFrame, rows: int, files: int, out: Path, workers: in
             return sum(pool.map(_write_files, tasks))
 
 
+def _best_cpu(step: Callable[[], object], repeat: int = 3) -> float:
+    best = math.inf
+    for _ in range(repeat):
+        started = time.process_time()
+        step()
+        best = min(best, time.process_time() - started)
+
+    return best
+
+
+def _per_row_costs(world: World, shard: ShardRows, scratch: Path) -> list[tuple[str, float]]:
+    """CPU microseconds per row of each stage, on one shard's rows."""
+    c = shard.columns
+    n = len(shard)
+    frame = log_frame(world, c)
+    body = format_body(frame, 2, check_strings=False)
+    counts = np.full(max(1, n // FILE_ROWS), FILE_ROWS)
+    counts[-1] += n - counts.sum()
+    pieces = split_body(body, counts)
+    data = [gzip_bytes(piece) for piece in pieces]
+    folders = iter(range(10))
+
+    def create_files() -> None:
+        folder = scratch / f"files-{next(folders)}"
+        folder.mkdir(parents=True)
+        for index, blob in enumerate(data):
+            (folder / f"{index}.log.gz").write_bytes(blob)
+
+    file_index = np.repeat(np.arange(len(counts)), counts)
+    uploads = _strings(["0" * 32] * len(counts), file_index)
+    line_no, intact = np.zeros(n, np.int64), np.ones(n, bool)
+
+    def truth() -> None:
+        table = truth_frame(world, c, frame, uploads, line_no, intact)
+        table.write_parquet(io.BytesIO(), compression=TRUTH_COMPRESSION)
+
+    shard_index = np.arange(min(world.scenario.shard_clients, world.scenario.clients))
+    stages: list[tuple[str, Callable[[], object]]] = [
+        ("model: checks (generate_shard)", lambda: generate_shard(world, 0, shard_index)),
+        ("model: log columns (log_frame)", lambda: log_frame(world, c)),
+        ("model: truth rows and Parquet", truth),
+        ("write: render (format_body)", lambda: format_body(frame, 2, check_strings=False)),
+        ("write: cut into files", lambda: split_body(body, counts)),
+        ("write: gzip", lambda: [gzip_bytes(piece) for piece in pieces]),
+        ("write: create the files", create_files),
+    ]
+
+    return [(name, _best_cpu(step) / n * 1e6) for name, step in stages]
+
+
 def main() -> None:
     """Run both measurements and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -120,11 +181,12 @@ def main() -> None:
     world = build_world(scenario, args.seed)
     shard = generate_shard(world, 0, np.arange(min(scenario.shard_clients, scenario.clients)))
     frame = log_frame(world, shard.columns)
+    shutil.rmtree(args.dir, ignore_errors=True)  # a crashed earlier run's files
+    costs = _per_row_costs(world, shard, args.dir / "per-row")
     del world, shard
 
     sim_runs, base_runs = [], []
     n_rows = n_files = 0
-    shutil.rmtree(args.dir, ignore_errors=True)  # a crashed earlier run's files
     for attempt in range(args.repeat):
         _settle()
         cpu0, wall0 = _cpu(), time.perf_counter()
@@ -166,6 +228,16 @@ def main() -> None:
         f"{n_rows / sim_wall / TARGET_ROWS_PER_S:.2f} of it, the writer alone (b) "
         f"{n_rows / base_wall / TARGET_ROWS_PER_S:.2f}"
     )
+    print()
+    print("(c) CPU per row of each stage, one shard, best of 3, this process:")
+    for name, micros in costs:
+        print(f"  {name:<34} {micros:6.2f} us")
+    for side in ("model", "write"):
+        total = sum(m for name, m in costs if name.startswith(side))
+        print(
+            f"  {side + ' total':<34} {total:6.2f} us: {total:.2f} cores at "
+            f"{TARGET_ROWS_PER_S:,} rows/s"
+        )
 
 
 if __name__ == "__main__":

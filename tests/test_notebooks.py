@@ -61,7 +61,11 @@ def executed(
 ) -> dict[str, NotebookRun | NotebookRunError]:
     """Every notebook executed once, two kernels at a time (the tests' machines have 2 cores)."""
     out = tmp_path_factory.mktemp("executed-notebooks")
-    results = execute_all(notebook_sources(NOTEBOOKS), out, env=notebook_env, jobs=2)
+    # Cells on the tiny world take seconds; a short limit makes the runner's retry of a
+    # stalled kernel cost two minutes instead of ten.
+    results = execute_all(
+        notebook_sources(NOTEBOOKS), out, env=notebook_env, jobs=2, timeout_s=120
+    )
 
     return {source.stem: result for source, result in results.items()}
 
