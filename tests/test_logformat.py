@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 from hypothesis import given, settings
@@ -134,6 +135,35 @@ def test_v1_header_cannot_carry_optin() -> None:
             ee_optin=True,
             opened=datetime(2012, 1, 1, tzinfo=UTC),
         )
+
+
+def test_assembling_from_render_parts_equals_render_log() -> None:
+    """The simulator assembles files from cached header parts and vectorised times."""
+    opened = datetime(2012, 6, 4, 23, 59, 58, tzinfo=UTC)
+    closed = opened + timedelta(seconds=3)
+    header = lf.LogHeader(
+        version=2,
+        client_id="0f" * 16,
+        product="CertSentry",
+        product_version="1.2.1",
+        os="Windows 7",
+        failure_mode=2,
+        ee_optin=True,
+        opened=opened,
+        timeout_ms=15000,
+        region="eu",
+    )
+    body = b"row one\nrow two\n"
+    opened_text, closed_text = lf.header_times(
+        np.array([opened.timestamp(), closed.timestamp()], np.int64)
+    )
+    before, after = lf.render_parts(header)
+    assembled = b"".join(
+        (before, b"#open\t" + opened_text + b"\n", after, body, b"#close\t" + closed_text + b"\n")
+    )
+
+    assert assembled == lf.render_log(header, body, closed=closed)
+    assert opened_text.decode() == "2012-06-04-23-59-58"
 
 
 def test_split_body_cuts_at_row_counts_including_empty_files() -> None:
